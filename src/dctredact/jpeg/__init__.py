@@ -1,0 +1,1 @@
+"""JPEG stream parsing, coefficient-domain editing and the compiled entropy codec."""

@@ -1,0 +1,308 @@
+"""Coefficient-domain redaction of one JPEG stream.
+
+The order follows libjpeg-turbo's ``transupp.c``: parse the stream, plan the geometry
+(boxes to blocks, per component), read the coefficients, edit exactly the planned
+blocks, write. Marker segments are copied byte for byte; only the entropy-coded data is
+re-emitted, with the original Huffman tables whenever they can code every symbol.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import JpegStreamError
+from ..geometry import Box, FrameGeometry, plan_blocks
+from ..handlers.base import Fill
+from . import _entropy
+from .huffman import optimal_table
+from .stream import SOF0, HuffmanTable, JpegStream, Scan, parse_jpeg
+
+__all__ = [
+    "Coefficients",
+    "StreamRedaction",
+    "decode_coefficients",
+    "encode_stream",
+    "fill_dc_values",
+    "redact_stream",
+]
+
+Coefficients = list[npt.NDArray[np.int16]]
+"""Per component: an ``(alloc_high, alloc_wide, 64)`` int16 array in zig-zag order."""
+
+
+def frame_geometry(stream: JpegStream) -> FrameGeometry:
+    """The :class:`FrameGeometry` of a parsed stream."""
+    f = stream.frame
+    return FrameGeometry(f.columns, f.rows, f.sampling)
+
+
+def _scan_layout(
+    stream: JpegStream, scan: Scan, coefs: Coefficients, geometry: FrameGeometry
+) -> list[tuple[object, int, int, int, int, int, int, int, int]]:
+    layout = []
+    for sc in scan.components:
+        comp = geometry.component(sc.index)
+        layout.append(
+            (
+                coefs[sc.index],
+                comp.alloc_wide,
+                comp.alloc_high,
+                comp.h,
+                comp.v,
+                comp.blocks_wide,
+                comp.blocks_high,
+                sc.dc_table,
+                sc.ac_table,
+            )
+        )
+    return layout
+
+
+def _tables(tables: Sequence[HuffmanTable | None]) -> list[tuple[bytes, bytes] | None]:
+    return [t.as_codec_tuple() if t is not None else None for t in tables]
+
+
+def decode_coefficients(stream: JpegStream) -> Coefficients:
+    """Decode every scan of `stream` into quantized coefficients.
+
+    Raises
+    ------
+    JpegStreamError
+        When the entropy-coded data is malformed or ends early.
+    """
+    geometry = frame_geometry(stream)
+    coefs = [
+        np.zeros((c.alloc_high, c.alloc_wide, 64), dtype=np.int16)
+        for c in geometry.components
+    ]
+    for number, scan in enumerate(stream.scans):
+        try:
+            _entropy.decode_scan(
+                memoryview(stream.data)[scan.data_start : scan.data_end],
+                _scan_layout(stream, scan, coefs, geometry),
+                _tables(scan.dc_tables),
+                _tables(scan.ac_tables),
+                geometry.mcus_wide,
+                geometry.mcus_high,
+                scan.restart_interval,
+            )
+        except _entropy.Error as exc:
+            raise JpegStreamError(
+                f"scan {number + 1} (SOS at byte {scan.sos.offset}): {exc}"
+            ) from None
+    return coefs
+
+
+def fill_dc_values(stream: JpegStream, fill: Fill, *, monochrome1: bool = False) -> list[int]:
+    """The quantized DC value each component's blocks get for `fill`.
+
+    Only meaningful for ``black`` (and ``gray``, where it is 0). The value is chosen so
+    that a DC-only block decodes to the extreme sample value in any conforming decoder:
+    ``128 + q * Q0 / 8 <= 0`` for black, ``>= 255`` for the inverted MONOCHROME1 case. It
+    is clamped to what an 8-bit DCT can produce (``|q * Q0| <= 1024 + Q0``).
+
+    Parameters
+    ----------
+    stream : JpegStream
+        The parsed stream (for quantization tables and colour model).
+    fill : Fill
+        The fill mode.
+    monochrome1 : bool
+        The DICOM Photometric Interpretation is MONOCHROME1 (0 displays white).
+    """
+    model = stream.colour_model
+    values = []
+    for index, comp in enumerate(stream.frame.components):
+        q0 = stream.quant_tables[comp.tq][0]
+        if fill is Fill.GRAY:
+            values.append(0)
+            continue
+        if model == "YCbCr" and index > 0:
+            values.append(0)  # neutral chroma
+            continue
+        if model == "YCCK" and index in (1, 2):
+            values.append(0)
+            continue
+        if model in ("YCCK", "CMYK") and index == 3:
+            # Adobe-style CMYK/YCCK streams are stored inverted: K = 0 is full ink.
+            values.append(-math.ceil(1024 / q0))
+            continue
+        if monochrome1 and model == "GRAY":
+            values.append(min(math.ceil(1016 / q0), (1023 + q0) // q0))
+        else:
+            values.append(-math.ceil(1024 / q0))
+    return values
+
+
+@dataclass
+class StreamRedaction:
+    """The outcome of redacting one JPEG stream.
+
+    Attributes
+    ----------
+    data : bytes
+        The new stream (the input itself when nothing was planned).
+    blocks : list of int
+        Blocks edited, per component.
+    new_tables : bool
+        True when some Huffman table had to be replaced to code the edit.
+    notes : list of str
+        Remarks (trailing bytes dropped, EOI added ...); no patient data.
+    """
+
+    data: bytes
+    blocks: list[int]
+    new_tables: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        """Total blocks edited."""
+        return sum(self.blocks)
+
+
+def apply_fill(
+    coefs: Coefficients,
+    masks: Sequence[npt.NDArray[np.bool_]],
+    fill: Fill,
+    dc_values: Sequence[int],
+) -> None:
+    """Edit the planned blocks in place."""
+    for comp, mask, dc in zip(coefs, masks, dc_values, strict=True):
+        if not mask.any():
+            continue
+        if fill is Fill.FLAT:
+            comp[mask, 1:] = 0
+        else:
+            comp[mask, 1:] = 0
+            comp[mask, 0] = dc
+
+
+def _dht_segment(tables: Sequence[HuffmanTable]) -> bytes:
+    body = b"".join(t.encode() for t in tables)
+    return b"\xff\xc4" + struct.pack(">H", len(body) + 2) + body
+
+
+def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]:
+    """Write `stream` with its entropy-coded data re-emitted from `coefs`.
+
+    Every marker segment is copied as it was; the original Huffman tables are kept when
+    they can code every symbol, otherwise optimal tables (T.81 K.2) are written in a DHT
+    segment just before the scan that needs them. Bytes after EOI are dropped; a missing
+    EOI is added.
+
+    Returns
+    -------
+    tuple of (bytes, bool)
+        The stream and whether new Huffman tables were written.
+    """
+    geometry = frame_geometry(stream)
+    data = stream.data
+    parts: list[bytes] = []
+    prev = 0
+    new_tables = False
+    for number, scan in enumerate(stream.scans):
+        layout = _scan_layout(stream, scan, coefs, geometry)
+        args = (geometry.mcus_wide, geometry.mcus_high, scan.restart_interval)
+        dht = b""
+        try:
+            entropy = _entropy.encode_scan(
+                layout, _tables(scan.dc_tables), _tables(scan.ac_tables), *args
+            )
+        except _entropy.MissingSymbol:
+            dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
+            dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
+            ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
+            dc_tables: list[HuffmanTable | None] = [None] * 4
+            ac_tables: list[HuffmanTable | None] = [None] * 4
+            for sc in scan.components:
+                dc_tables[sc.dc_table] = optimal_table(dc_freq[sc.dc_table], 0, sc.dc_table)
+                ac_tables[sc.ac_table] = optimal_table(ac_freq[sc.ac_table], 1, sc.ac_table)
+            dht = _dht_segment([t for t in (*dc_tables, *ac_tables) if t is not None])
+            new_tables = True
+            entropy = _entropy.encode_scan(layout, _tables(dc_tables), _tables(ac_tables), *args)
+        except _entropy.Error as exc:
+            raise JpegStreamError(f"scan {number + 1}: cannot encode: {exc}") from None
+        if new_tables and not dht:
+            # An earlier scan redefined tables; restate this scan's own tables.
+            used = [scan.dc_tables[sc.dc_table] for sc in scan.components]
+            used += [scan.ac_tables[sc.ac_table] for sc in scan.components]
+            dht = _dht_segment(list({id(t): t for t in used if t is not None}.values()))
+        parts.append(data[prev : scan.sos.offset])
+        parts.append(dht)
+        parts.append(data[scan.sos.offset : scan.data_start])
+        parts.append(entropy)
+        prev = scan.data_end
+    parts.append(data[prev : stream.eoi_end])
+    if not stream.has_eoi:
+        parts.append(b"\xff\xd9")
+    return b"".join(parts), new_tables
+
+
+def redact_stream(
+    data: bytes,
+    boxes: Sequence[Box],
+    fill: Fill = Fill.BLACK,
+    *,
+    monochrome1: bool = False,
+    allowed_sof: frozenset[int] = frozenset({SOF0}),
+    verify: bool = True,
+) -> StreamRedaction:
+    """Redact `boxes` in one JPEG stream without recompressing it.
+
+    Parameters
+    ----------
+    data : bytes
+        A JPEG stream (SOI ... EOI).
+    boxes : sequence of Box
+        Boxes in image pixels; parts outside the image are ignored.
+    fill : Fill
+        ``black``, ``gray`` or ``flat``.
+    monochrome1 : bool
+        The image is MONOCHROME1, so "black" is the maximum sample value.
+    allowed_sof : frozenset of int
+        Frame markers accepted (SOF0; SOF1 for 8-bit JPEG Extended streams).
+    verify : bool
+        Decode the output again and check every coefficient against the edit.
+
+    Returns
+    -------
+    StreamRedaction
+
+    Raises
+    ------
+    JpegStreamError
+        When the stream is malformed, not baseline, or the output would not decode.
+    """
+    stream = parse_jpeg(data, allowed_sof=allowed_sof)
+    notes = list(stream.notes)
+    geometry = frame_geometry(stream)
+    masks = plan_blocks(geometry, boxes)
+    counts = [int(m.sum()) for m in masks]
+    if not any(counts):
+        # Nothing to edit in this frame: still prove the entropy data decodes.
+        decode_coefficients(stream)
+        return StreamRedaction(data, counts, False, notes)
+    coefs = decode_coefficients(stream)
+    apply_fill(coefs, masks, fill, fill_dc_values(stream, fill, monochrome1=monochrome1))
+    out, new_tables = encode_stream(stream, coefs)
+    trailing = data[stream.eoi_end :]
+    if trailing and trailing != b"\x00":  # a single 0x00 is the DICOM item padding
+        notes.append(f"{len(trailing)} byte(s) after EOI dropped")
+    if new_tables:
+        notes.append("Huffman tables extended: the originals could not code the fill")
+    if verify:
+        check = decode_coefficients(parse_jpeg(out, allowed_sof=allowed_sof))
+        for index, (a, b) in enumerate(zip(coefs, check, strict=True)):
+            if not np.array_equal(a, b):
+                raise JpegStreamError(
+                    f"internal check failed: component {index} does not decode to the "
+                    "edited coefficients; output not written"
+                )
+    return StreamRedaction(out, counts, new_tables, notes)
