@@ -69,6 +69,129 @@ register(
     ),
 )
 
+# Uncompressed pixel data: the fill is written into the stored bytes.
+register(
+    [
+        "1.2.840.10008.1.2",
+        "1.2.840.10008.1.2.1",
+        "1.2.840.10008.1.2.2",
+        "1.2.840.10008.1.2.1.99",
+    ],
+    HandlerEntry(
+        "native",
+        ".native",
+        "redact",
+        "writes the fill into the stored pixel bytes; representation and syntax unchanged",
+    ),
+)
+# Lossless compression: decode, fill, re-encode losslessly (verified).
+register(
+    ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90"],
+    HandlerEntry(
+        "lossless",
+        ".lossless",
+        "redact",
+        "decodes, fills the boxes and re-encodes losslessly in the same syntax (JPEG-LS or "
+        "RLE Lossless when the image is too small for the encoder)",
+    ),
+)
+register(
+    ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"],
+    HandlerEntry(
+        "lossless",
+        ".lossless",
+        "redact",
+        "decodes, fills the boxes and writes JPEG-LS Lossless (no JPEG Lossless encoder is "
+        "available)",
+    ),
+)
+register(
+    ["1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202"],
+    HandlerEntry(
+        "lossless",
+        ".lossless",
+        "redact",
+        "decodes, fills the boxes and writes JPEG 2000 Lossless (no HTJ2K encoder is available)",
+    ),
+)
+# Lossy non-baseline compression: never recompressed lossily; written losslessly.
+register(
+    [
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.52",
+        "1.2.840.10008.1.2.4.53",
+        "1.2.840.10008.1.2.4.54",
+        "1.2.840.10008.1.2.4.55",
+        "1.2.840.10008.1.2.4.56",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.203",
+    ],
+    HandlerEntry(
+        "lossy-to-lossless",
+        ".lossless",
+        "redact",
+        "decodes the lossy pixels, fills the boxes and writes them losslessly (JPEG-LS or "
+        "JPEG 2000 Lossless); Lossy Image Compression stays 01; refused with keep_syntax",
+    ),
+)
+
+# Refused: listed so that the error says why.
+_VIDEO = (
+    "{} video is not redacted: its frames are inter-coded and re-encoding would be lossy; "
+    "convert to single-frame images first"
+)
+register(
+    [
+        "1.2.840.10008.1.2.4.100",
+        "1.2.840.10008.1.2.4.100.1",
+        "1.2.840.10008.1.2.4.101",
+        "1.2.840.10008.1.2.4.101.1",
+    ],
+    HandlerEntry("refused", "", "", _VIDEO.format("MPEG-2")),
+)
+register(
+    [
+        f"1.2.840.10008.1.2.4.{n}{suffix}"
+        for n in (102, 103, 104, 105, 106)
+        for suffix in ("", ".1")
+    ],
+    HandlerEntry("refused", "", "", _VIDEO.format("MPEG-4 AVC/H.264")),
+)
+register(
+    ["1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108"],
+    HandlerEntry("refused", "", "", _VIDEO.format("HEVC/H.265")),
+)
+register(
+    ["1.2.840.10008.1.2.7.1", "1.2.840.10008.1.2.7.2", "1.2.840.10008.1.2.7.3"],
+    HandlerEntry("refused", "", "", "SMPTE ST 2110 video/audio is not an image to redact"),
+)
+register(
+    [
+        "1.2.840.10008.1.2.4.94",
+        "1.2.840.10008.1.2.4.95",
+        "1.2.840.10008.1.2.4.204",
+        "1.2.840.10008.1.2.4.205",
+    ],
+    HandlerEntry(
+        "refused",
+        "",
+        "",
+        "JPIP referenced pixel data lives on a server, not in the file; store the pixels "
+        "in the file first",
+    ),
+)
+register(
+    ["1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"],
+    HandlerEntry(
+        "refused", "", "", "JPEG 2000 Part 2 multi-component images cannot be decoded"
+    ),
+)
+register(
+    ["1.2.840.10008.1.2.4.110", "1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"],
+    HandlerEntry("refused", "", "", "JPEG XL cannot be decoded (no decoder in pydicom)"),
+)
+
 
 def lookup(uid: str) -> HandlerEntry:
     """Return the registry entry for `uid`.
