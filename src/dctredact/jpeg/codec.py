@@ -21,7 +21,7 @@ from ..geometry import Box, FrameGeometry, plan_blocks
 from ..handlers.base import Fill
 from . import _entropy
 from .huffman import optimal_table
-from .stream import SOF0, HuffmanTable, JpegStream, Scan, parse_jpeg
+from .stream import SOF0, FrameHeader, HuffmanTable, JpegStream, Scan, parse_jpeg
 
 __all__ = [
     "Coefficients",
@@ -154,12 +154,15 @@ class StreamRedaction:
         True when some Huffman table had to be replaced to code the edit.
     notes : list of str
         Remarks (trailing bytes dropped, EOI added ...); no patient data.
+    header : FrameHeader or None
+        The input's frame header.
     """
 
     data: bytes
     blocks: list[int]
     new_tables: bool = False
     notes: list[str] = field(default_factory=list)
+    header: FrameHeader | None = None
 
     @property
     def changed(self) -> int:
@@ -288,7 +291,7 @@ def redact_stream(
     if not any(counts):
         # Nothing to edit in this frame: still prove the entropy data decodes.
         decode_coefficients(stream)
-        return StreamRedaction(data, counts, False, notes)
+        return StreamRedaction(data, counts, False, notes, stream.frame)
     coefs = decode_coefficients(stream)
     apply_fill(coefs, masks, fill, fill_dc_values(stream, fill, monochrome1=monochrome1))
     out, new_tables = encode_stream(stream, coefs)
@@ -305,4 +308,4 @@ def redact_stream(
                     f"internal check failed: component {index} does not decode to the "
                     "edited coefficients; output not written"
                 )
-    return StreamRedaction(out, counts, new_tables, notes)
+    return StreamRedaction(out, counts, new_tables, notes, stream.frame)

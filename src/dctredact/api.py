@@ -1,0 +1,369 @@
+"""The typed Python API: redact a dataset or a file.
+
+The CLI is a thin layer over these functions. Every failure is a
+:class:`~dctredact.errors.DctRedactError` naming the file and the reason; a file that
+cannot be redacted is never written.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from .detect.base import Detection, Detector
+from .dicomio import (
+    DicomFile,
+    dataset_bytes,
+    encapsulated_frames,
+    read_dicom,
+    splice_pixel_data,
+    write_atomically,
+)
+from .errors import DctRedactError, InvalidDicomError, UnsupportedError
+from .geometry import Box
+from .handlers import HandlerEntry, get_handler, lookup
+from .handlers.base import Fill, Handler, HandlerResult, RedactionRequest
+
+__all__ = [
+    "FileResult",
+    "detect",
+    "redact_dataset",
+    "redact_file",
+    "route",
+]
+
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
+
+
+def _as_fill(fill: Fill | str) -> Fill:
+    try:
+        return Fill(fill)
+    except ValueError:
+        raise DctRedactError(
+            f"unknown fill {fill!r}; expected one of {', '.join(f.value for f in Fill)}"
+        ) from None
+
+
+def route(ds: Dataset, path: str = "") -> tuple[HandlerEntry, Handler, str]:
+    """Choose the handler for `ds` by its transfer syntax (and, for 4.51, its stream).
+
+    Returns
+    -------
+    tuple
+        The registry entry, the handler function, and why it was chosen.
+
+    Raises
+    ------
+    UnsupportedError
+        When no handler can redact the dataset.
+    """
+    meta = getattr(ds, "file_meta", None)
+    uid = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if not uid:
+        raise InvalidDicomError("no (0002,0010) Transfer Syntax UID", path=path or None)
+    if "PixelData" not in ds:
+        for kw in ("FloatPixelData", "DoubleFloatPixelData"):
+            if kw in ds:
+                raise UnsupportedError(f"{kw} is not supported; only (7FE0,0010) Pixel Data")
+        raise UnsupportedError("no (7FE0,0010) Pixel Data: nothing to redact")
+    if uid == JPEG_EXTENDED and _is_8bit_huffman(ds, path):
+        from .handlers import jpeg_baseline
+
+        entry = HandlerEntry(
+            "jpeg-baseline",
+            ".jpeg_baseline",
+            "redact_extended",
+            "JPEG Extended syntax, but every frame is 8-bit Huffman DCT: DCT-domain edit",
+        )
+        return entry, jpeg_baseline.redact_extended, entry.description
+    entry, func = get_handler(uid)
+    return entry, func, f"transfer syntax {uid} ({UID(uid).name})"
+
+
+def _is_8bit_huffman(ds: Dataset, path: str) -> bool:
+    from .jpeg.stream import SOF0, SOF1, parse_jpeg
+
+    try:
+        for frame in encapsulated_frames(ds, path):
+            sof = parse_jpeg(frame, allowed_sof=frozenset({SOF0, SOF1})).frame
+            if sof.precision != 8:
+                return False
+        return True
+    except DctRedactError:
+        return False
+
+
+def _frame_source(ds: Dataset) -> Any:
+    def frames() -> Any:
+        from .detect.frames import display_frames
+
+        return display_frames(ds)
+
+    return frames
+
+
+def detect(ds: Dataset, detectors: Sequence[Detector]) -> Detection:
+    """Run every detector on `ds` and return the union of what they found."""
+    result = Detection()
+    source = _frame_source(ds)
+    for detector in detectors:
+        result = result.merge(detector.detect(ds, source))
+    return result
+
+
+def _apply(ds: Dataset, result: HandlerResult) -> Dataset:
+    out = copy.deepcopy(ds)
+    for keyword, value in result.dataset_updates.items():
+        if value is None:
+            if keyword in out:
+                delattr(out, keyword)
+        else:
+            setattr(out, keyword, value)
+    out.PixelData = result.pixel_data
+    elem = out["PixelData"]
+    if result.encapsulated:
+        elem.VR = "OB"
+        elem.is_undefined_length = True
+    if result.extended_offsets is not None:
+        out.ExtendedOffsetTable, out.ExtendedOffsetTableLengths = result.extended_offsets
+    else:
+        for kw in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+            if kw in out:
+                delattr(out, kw)
+    if result.transfer_syntax_uid != str(ds.file_meta.TransferSyntaxUID):
+        out.file_meta.TransferSyntaxUID = UID(result.transfer_syntax_uid)
+    return out
+
+
+def _request(
+    boxes: Iterable[Box],
+    fill: Fill | str,
+    frame_boxes: Mapping[int, Sequence[Box]] | None,
+    keep_syntax: bool,
+) -> RedactionRequest:
+    return RedactionRequest(
+        tuple(boxes), dict(frame_boxes or {}), _as_fill(fill), keep_syntax
+    )
+
+
+def redact_dataset(
+    ds: Dataset,
+    boxes: Iterable[Box] = (),
+    *,
+    fill: Fill | str = Fill.BLACK,
+    frame_boxes: Mapping[int, Sequence[Box]] | None = None,
+    keep_syntax: bool = False,
+) -> Dataset:
+    """Return a copy of `ds` with `boxes` redacted in every frame.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        A dataset with File Meta Information (for the transfer syntax). Not modified.
+    boxes : iterable of Box
+        Boxes in pixels, applied to every frame.
+    fill : Fill or str
+        ``"black"`` (default), ``"gray"`` or ``"flat"``.
+    frame_boxes : mapping of int to sequence of Box, optional
+        Extra boxes for single frames (0-based).
+    keep_syntax : bool
+        Refuse inputs whose transfer syntax would have to change.
+
+    Returns
+    -------
+    pydicom.dataset.Dataset
+        The redacted copy; only *Pixel Data* (and, when a syntax must change, the
+        elements that describe the encoding) differ.
+
+    Raises
+    ------
+    DctRedactError
+        When the dataset cannot be redacted.
+    """
+    _, handler, _ = route(ds)
+    result = handler(ds, _request(boxes, fill, frame_boxes, keep_syntax))
+    return _apply(ds, result)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file.
+
+    ``outcome`` is ``redacted`` (something was edited), ``no-text`` (nothing to redact;
+    written unchanged), ``skipped`` (not an image this tool redacts) or ``failed``.
+    """
+
+    input: str
+    output: str | None
+    outcome: str
+    handler: str | None = None
+    transfer_syntax_in: str | None = None
+    transfer_syntax_out: str | None = None
+    sop_instance_uid: str | None = None
+    frames: int = 0
+    boxes: list[Box] = field(default_factory=list)
+    frame_boxes: dict[int, list[Box]] = field(default_factory=dict)
+    changed: int = 0
+    unit: str = ""
+    fill: str = ""
+    notes: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready record (no patient data unless texts were requested)."""
+        record: dict[str, Any] = {
+            "input": self.input,
+            "output": self.output,
+            "outcome": self.outcome,
+            "handler": self.handler,
+            "transfer_syntax_in": self.transfer_syntax_in,
+            "transfer_syntax_out": self.transfer_syntax_out,
+            "sop_instance_uid": self.sop_instance_uid,
+            "frames": self.frames,
+            "boxes": [_box_json(b) for b in self.boxes],
+            "frame_boxes": {
+                str(k): [_box_json(b) for b in v] for k, v in sorted(self.frame_boxes.items())
+            },
+            "changed": self.changed,
+            "unit": self.unit,
+            "fill": self.fill,
+            "notes": self.notes,
+            "error": self.error,
+            "duration_s": round(self.duration, 4),
+        }
+        if self.texts:
+            record["texts"] = self.texts
+        return record
+
+
+def _box_json(box: Box) -> dict[str, Any]:
+    out: dict[str, Any] = {"x": box.x, "y": box.y, "w": box.w, "h": box.h, "source": box.source}
+    if box.confidence is not None:
+        out["confidence"] = round(box.confidence, 1)
+    return out
+
+
+def redact_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None,
+    boxes: Iterable[Box] = (),
+    *,
+    fill: Fill | str = Fill.BLACK,
+    frame_boxes: Mapping[int, Sequence[Box]] | None = None,
+    detectors: Sequence[Detector] = (),
+    keep_syntax: bool = False,
+    keep_text: bool = False,
+) -> FileResult:
+    """Redact one DICOM file into `dst` (written atomically; `src` is never modified).
+
+    Parameters
+    ----------
+    src : path
+        The input file.
+    dst : path or None
+        Where to write the result; None runs everything but writes nothing.
+    boxes : iterable of Box
+        Explicit boxes, applied to every frame.
+    fill : Fill or str
+        ``"black"`` (default), ``"gray"`` or ``"flat"``.
+    frame_boxes : mapping, optional
+        Explicit boxes for single frames.
+    detectors : sequence of Detector
+        Detectors (OCR, rules ...) whose boxes are added to the explicit ones.
+    keep_syntax : bool
+        Refuse rather than change the transfer syntax.
+    keep_text : bool
+        Keep recognised text in the result (off by default: it is patient data).
+
+    Returns
+    -------
+    FileResult
+
+    Raises
+    ------
+    DctRedactError
+        When the file cannot be redacted; nothing is written then.
+    """
+    started = time.perf_counter()
+    path = str(src)
+    try:
+        dicom = read_dicom(src)
+        ds = dicom.dataset
+        result = FileResult(
+            input=path,
+            output=str(dst) if dst is not None else None,
+            outcome="failed",
+            transfer_syntax_in=dicom.transfer_syntax_uid,
+            sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+            fill=_as_fill(fill).value,
+        )
+        entry, handler, _ = route(ds, path)
+        result.handler = entry.name
+        all_boxes = list(boxes)
+        per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
+        if detectors:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = detect(ds, detectors)
+            all_boxes.extend(found.boxes)
+            for k, v in found.frame_boxes.items():
+                per_frame.setdefault(k, []).extend(v)
+            result.notes.extend(found.notes)
+            if keep_text:
+                result.texts = list(found.texts)
+        request = _request(all_boxes, fill, per_frame, keep_syntax)
+        hres = handler(ds, request)
+        data = _output_bytes(dicom, hres)
+        if dst is not None:
+            write_atomically(dst, data)
+    except DctRedactError as exc:
+        raise exc.with_path(path) from None
+    result.boxes = all_boxes
+    result.frame_boxes = per_frame
+    result.frames = _frames(ds)
+    result.changed = hres.changed
+    result.unit = hres.unit
+    result.transfer_syntax_out = hres.transfer_syntax_uid
+    result.notes.extend(hres.notes)
+    result.outcome = "redacted" if hres.changed else "no-text"
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def _frames(ds: Dataset) -> int:
+    try:
+        return int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _output_bytes(dicom: DicomFile, result: HandlerResult) -> bytes:
+    ds = dicom.dataset
+    same_syntax = result.transfer_syntax_uid == dicom.transfer_syntax_uid
+    had_eot = "ExtendedOffsetTable" in ds
+    if (
+        same_syntax
+        and not result.dataset_updates
+        and (result.extended_offsets is None) == (not had_eot)
+        and result.extended_offsets is None
+    ):
+        spliced = splice_pixel_data(dicom, result.pixel_data, encapsulated=result.encapsulated)
+        if spliced is not None:
+            return spliced
+    try:
+        return dataset_bytes(_apply(ds, result))
+    except DctRedactError:
+        raise
+    except Exception as exc:
+        raise InvalidDicomError(f"cannot write the redacted dataset ({exc})") from None

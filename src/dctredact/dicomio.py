@@ -1,0 +1,265 @@
+"""Reading DICOM files and writing them back with only *Pixel Data* changed.
+
+Encapsulated output is spliced into the original file bytes: the preamble, File Meta
+Information and every other data element stay byte-identical, which no read-modify-write
+through a DICOM library can promise. Where splicing is not possible (Deflated syntax,
+elements that must change) the dataset is written with pydicom.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.tag import Tag
+
+from .errors import DctRedactError, InvalidDicomError
+
+__all__ = [
+    "PIXEL_DATA",
+    "SEQUENCE_DELIMITER",
+    "DicomFile",
+    "encapsulate_frames",
+    "encapsulated_frames",
+    "number_of_frames",
+    "read_dicom",
+    "write_atomically",
+]
+
+PIXEL_DATA = Tag(0x7FE0, 0x0010)
+SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+@dataclass
+class DicomFile:
+    """A DICOM file read for redaction.
+
+    Attributes
+    ----------
+    path : str
+        Where it was read from (for messages).
+    data : bytes
+        The file's bytes.
+    dataset : pydicom.dataset.FileDataset
+        The parsed dataset (Pixel Data left raw).
+    pixel_span : tuple of (int, int, int) or None
+        ``(element_start, value_start, element_end)`` of the top-level encapsulated
+        Pixel Data in ``data``, when it can be spliced.
+    """
+
+    path: str
+    data: bytes
+    dataset: FileDataset
+    pixel_span: tuple[int, int, int] | None
+
+    @property
+    def transfer_syntax_uid(self) -> str:
+        """The Transfer Syntax UID from the File Meta Information."""
+        return str(self.dataset.file_meta.get("TransferSyntaxUID", ""))
+
+
+def read_dicom(path: str | os.PathLike[str]) -> DicomFile:
+    """Read a DICOM file (Part 10) for redaction.
+
+    Raises
+    ------
+    InvalidDicomError
+        When the file cannot be read or is not DICOM.
+    """
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidDicomError(f"cannot read file: {exc.strerror}", path=name) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data), force=False)
+    except PydicomInvalidDicomError:
+        raise InvalidDicomError(
+            "not a DICOM Part 10 file (no 'DICM' prefix after the preamble)", path=name
+        ) from None
+    except Exception as exc:  # pydicom raises many types on corrupt files
+        raise InvalidDicomError(
+            f"cannot parse DICOM data set ({type(exc).__name__})", path=name
+        ) from None
+    if "TransferSyntaxUID" not in ds.file_meta:
+        raise InvalidDicomError(
+            "File Meta Information has no (0002,0010) Transfer Syntax UID", path=name
+        )
+    return DicomFile(name, data, ds, _pixel_span(data, ds))
+
+
+def _pixel_span(data: bytes, ds: Dataset) -> tuple[int, int, int] | None:
+    raw = ds._dict.get(PIXEL_DATA)
+    if not isinstance(raw, RawDataElement) or raw.value_tell is None or raw.value is None:
+        return None
+    value_start = raw.value_tell
+    undefined = raw.length == 0xFFFFFFFF
+    # Implicit VR: tag + 4-byte length; explicit VR OB/OW: tag + VR + 2 reserved + length.
+    header = 8 if raw.is_implicit_VR else 12
+    start = value_start - header
+    end = value_start + len(raw.value) + (8 if undefined else 0)
+    if start < 0 or data[start : start + 4] != b"\xe0\x7f\x10\x00":
+        return None
+    if undefined and data[end - 8 : end] != SEQUENCE_DELIMITER:
+        return None
+    if not undefined and data[value_start:end] != raw.value:
+        return None
+    return (start, value_start, end)
+
+
+def number_of_frames(ds: Dataset, path: str = "") -> int:
+    """(0028,0008) *Number of Frames* (1 when absent).
+
+    Raises
+    ------
+    InvalidDicomError
+        When the value is not a positive integer.
+    """
+    value = ds.get("NumberOfFrames", 1)
+    try:
+        frames = int(value) if value not in (None, "") else 1
+    except (TypeError, ValueError):
+        raise InvalidDicomError(
+            "(0028,0008) Number of Frames is not an integer", path=path or None
+        ) from None
+    if frames < 1:
+        raise InvalidDicomError(
+            f"(0028,0008) Number of Frames is {frames}; expected >= 1", path=path or None
+        )
+    return frames
+
+
+def encapsulated_frames(ds: Dataset, path: str = "") -> Iterator[bytes]:
+    """Yield every frame of encapsulated *Pixel Data*, whatever its fragmentation.
+
+    Handles several fragments per frame, an empty or present Basic Offset Table and the
+    Extended Offset Table. The number of frames must match (0028,0008).
+
+    Raises
+    ------
+    InvalidDicomError
+        When the encapsulation is malformed or the frame count does not match.
+    """
+    where = path or None
+    if "PixelData" not in ds:
+        raise InvalidDicomError("no (7FE0,0010) Pixel Data", path=where)
+    expected = number_of_frames(ds, path)
+    eot = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        eot = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    count = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for frame in generate_frames(
+                ds.PixelData, number_of_frames=expected, extended_offsets=eot
+            ):
+                count += 1
+                if count > expected:
+                    raise InvalidDicomError(
+                        f"Pixel Data holds more than the {expected} frame(s) that "
+                        "(0028,0008) Number of Frames declares",
+                        path=where,
+                    )
+                yield frame
+    except DctRedactError:
+        raise
+    except Exception as exc:
+        raise InvalidDicomError(
+            f"encapsulated Pixel Data is malformed ({exc})", path=where
+        ) from None
+    if count != expected:
+        raise InvalidDicomError(
+            f"Pixel Data holds {count} frame(s); (0028,0008) Number of Frames "
+            f"declares {expected}",
+            path=where,
+        )
+
+
+def encapsulate_frames(
+    frames: list[bytes], *, extended: bool
+) -> tuple[bytes, tuple[bytes, bytes] | None]:
+    """Encapsulate one fragment per frame with a correct offset table.
+
+    Parameters
+    ----------
+    frames : list of bytes
+        One encoded frame each.
+    extended : bool
+        Use the Extended Offset Table (and an empty Basic Offset Table).
+
+    Returns
+    -------
+    tuple
+        The *Pixel Data* value (items only, no sequence delimiter) and, when
+        ``extended``, the Extended Offset Table and its lengths.
+    """
+    if extended:
+        value, eot, eot_lengths = encapsulate_extended(frames)
+        return value, (eot, eot_lengths)
+    try:
+        return encapsulate(frames, has_bot=True), None
+    except ValueError:
+        # The Basic Offset Table cannot address more than 4 GiB: use the extended one.
+        value, eot, eot_lengths = encapsulate_extended(frames)
+        return value, (eot, eot_lengths)
+
+
+def splice_pixel_data(dicom: DicomFile, value: bytes, *, encapsulated: bool) -> bytes | None:
+    """Return the file's bytes with the *Pixel Data* value replaced, or None.
+
+    Encapsulated values (undefined length) can always be spliced; native values only
+    when they keep their length, so the element header stays valid.
+    """
+    if dicom.pixel_span is None:
+        return None
+    start, value_start, end = dicom.pixel_span
+    undefined = dicom.data[end - 8 : end] == SEQUENCE_DELIMITER and encapsulated
+    if encapsulated:
+        if not undefined:
+            return None
+        return b"".join((dicom.data[:value_start], value, SEQUENCE_DELIMITER, dicom.data[end:]))
+    if end - value_start != len(value):
+        return None
+    return b"".join((dicom.data[:value_start], value, dicom.data[end:]))
+
+
+def dataset_bytes(ds: Dataset) -> bytes:
+    """Serialise a dataset (with its File Meta Information) with pydicom."""
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and a rename.
+
+    A reader never sees a half-written file, and a failure leaves no partial output.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
