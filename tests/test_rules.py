@@ -189,11 +189,11 @@ def test_free_text_comments_and_region_scoping() -> None:
     text = (
         "Header text (ignored, before the first rule)\n"
         "// comment (1,2,3,4) between rules is free text; its region counts like CTP\n"
-        "{ Modality.equals(\"CT\") }  (1,2,3,4)\n"
+        '{ Modality.equals("CT") }  (1,2,3,4)\n'
         "  free text\n"
         "  (5,6,7,8)\n"
-        "{ Modality.equals(\"MR\") // a comment inside a condition\n"
-        "  * Rows.equals(\"10\") } (9, 10 ,11,12)(13,14,15,16)\n"
+        '{ Modality.equals("MR") // a comment inside a condition\n'
+        '  * Rows.equals("10") } (9, 10 ,11,12)(13,14,15,16)\n'
     )
     script = parse_script(text, name="t.script")
     assert [r.line for r in script.rules] == [3, 6]
@@ -229,8 +229,7 @@ def test_region_parsing_quirks() -> None:
         (1, 2, -3, 4),
     ]
     assert script.warnings == [
-        "r:1: rule 1: skipping region '(1,2,3)': expected four comma-separated integers "
-        "(x,y,w,h)",
+        "r:1: rule 1: skipping region '(1,2,3)': expected four comma-separated integers (x,y,w,h)",
         "r:1: rule 1: skipping region '(a,b,c,d)': expected four comma-separated integers "
         "(x,y,w,h)",
         "r:1: rule 1: skipping region '(1,2,3,4, )': expected four comma-separated "
@@ -460,7 +459,7 @@ def test_double_negation_quirk_matches_ctp() -> None:
         "  // only a comment",
         f"{T} ? {T}",
         f"{T} * ()",
-        "true.equals(\"x\")",
+        'true.equals("x")',
     ],
 )
 def test_malformed_conditions_never_match_and_warn(condition: str) -> None:
@@ -549,9 +548,7 @@ def test_sequences_read_the_first_item() -> None:
     item2 = make_ds(CodeMeaning="second")
     ds = make_ds(Modality="CT")
     ds.ProcedureCodeSequence = Sequence([item1, item2])
-    assert element_value(ds, "ProcedureCodeSequence::CodeMeaning") == (
-        "IEC Body Dosimetry Phantom"
-    )
+    assert element_value(ds, "ProcedureCodeSequence::CodeMeaning") == ("IEC Body Dosimetry Phantom")
     assert element_value(ds, "ProcedureCodeSeq::CodeMeaning") == "IEC Body Dosimetry Phantom"
     assert element_value(ds, "[0008,1032]::[0008,0104]") == "IEC Body Dosimetry Phantom"
     assert element_value(ds, "ProcedureCodeSequence::CodeMeaning::") == (
@@ -731,8 +728,7 @@ def test_detector_includes_rule_warnings_in_notes() -> None:
     assert det.boxes == [Box(0, 0, 4, 4)]
     assert det.notes == [
         "rule 1 (line 1) of w matched",
-        "w:1: rule 1: skipping region '(1,2,3)': expected four comma-separated integers "
-        "(x,y,w,h)",
+        "w:1: rule 1: skipping region '(1,2,3)': expected four comma-separated integers (x,y,w,h)",
     ]
 
 

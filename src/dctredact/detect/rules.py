@@ -522,14 +522,22 @@ class _Compiler:
         else:
             arg = None
             self.problems.append(
-                (f"the argument of {identifier}.{function}(...) is not a quoted string; "
-                 "the test is always false", start, True)
+                (
+                    f"the argument of {identifier}.{function}(...) is not a quoted string; "
+                    "the test is always false",
+                    start,
+                    True,
+                )
             )
         regex = None
         if function not in FUNCTIONS:
             self.problems.append(
-                (f"unknown function {function!r} (expected one of "
-                 f"{', '.join(sorted(FUNCTIONS))}); the test is always false", start, True)
+                (
+                    f"unknown function {function!r} (expected one of "
+                    f"{', '.join(sorted(FUNCTIONS))}); the test is always false",
+                    start,
+                    True,
+                )
             )
         elif function == "matches" and arg is not None:
             try:
@@ -549,16 +557,23 @@ class _Compiler:
             if tag == 0:
                 if _private_spec(part) is None:
                     self.problems.append(
-                        (f"{part.strip()!r} names no DICOM element; it always reads as \"\"",
-                         start, False)
+                        (
+                            f'{part.strip()!r} names no DICOM element; it always reads as ""',
+                            start,
+                            False,
+                        )
                     )
                     return
                 continue
             group = tag >> 16
             if not group & 1 and not _known_tag(tag):
                 self.problems.append(
-                    (f"{part.strip()!r} is not a known DICOM element "
-                     f"({group:04X},{tag & 0xFFFF:04X})", start, False)
+                    (
+                        f"{part.strip()!r} is not a known DICOM element "
+                        f"({group:04X},{tag & 0xFFFF:04X})",
+                        start,
+                        False,
+                    )
                 )
 
     def _consume(self) -> _Token:
