@@ -24,6 +24,7 @@ from .dicomio import (
     dataset_bytes,
     encapsulated_frames,
     read_dicom,
+    splice_extended_offsets,
     splice_pixel_data,
     write_atomically,
 )
@@ -352,13 +353,12 @@ def _output_bytes(dicom: DicomFile, result: HandlerResult) -> bytes:
     ds = dicom.dataset
     same_syntax = result.transfer_syntax_uid == dicom.transfer_syntax_uid
     had_eot = "ExtendedOffsetTable" in ds
-    if (
-        same_syntax
-        and not result.dataset_updates
-        and (result.extended_offsets is None) == (not had_eot)
-        and result.extended_offsets is None
+    if same_syntax and not result.dataset_updates and had_eot == (
+        result.extended_offsets is not None
     ):
         spliced = splice_pixel_data(dicom, result.pixel_data, encapsulated=result.encapsulated)
+        if spliced is not None and result.extended_offsets is not None:
+            spliced = splice_extended_offsets(dicom, spliced, result.extended_offsets)
         if spliced is not None:
             return spliced
     try:

@@ -217,6 +217,34 @@ def encapsulate_frames(
         return value, (eot, eot_lengths)
 
 
+def _value_span(dicom: DicomFile, tag: int) -> tuple[int, int] | None:
+    """(start, end) of a top-level defined-length element value in the file bytes."""
+    raw = dicom.dataset._dict.get(Tag(tag))
+    if not isinstance(raw, RawDataElement) or raw.value_tell is None or raw.value is None:
+        return None
+    start, end = raw.value_tell, raw.value_tell + len(raw.value)
+    if raw.length == 0xFFFFFFFF or dicom.data[start:end] != raw.value:
+        return None
+    return start, end
+
+
+def splice_extended_offsets(
+    dicom: DicomFile, data: bytes, offsets: tuple[bytes, bytes]
+) -> bytes | None:
+    """Replace the Extended Offset Table values in `data` when their sizes are unchanged.
+
+    Both elements precede *Pixel Data*, so their file offsets are the same in `data` as
+    in the input.
+    """
+    out = bytearray(data)
+    for tag, value in zip((0x7FE00001, 0x7FE00002), offsets, strict=True):
+        span = _value_span(dicom, tag)
+        if span is None or span[1] - span[0] != len(value):
+            return None
+        out[span[0] : span[1]] = value
+    return bytes(out)
+
+
 def splice_pixel_data(dicom: DicomFile, value: bytes, *, encapsulated: bool) -> bytes | None:
     """Return the file's bytes with the *Pixel Data* value replaced, or None.
 

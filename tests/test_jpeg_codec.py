@@ -1,0 +1,206 @@
+"""The DCT-domain engine against an independent oracle (libjpeg through jpeglib).
+
+Streams are built from random coefficients with every legal sampling combination,
+odd sizes, restart intervals, RGB and YCbCr, interleaved and non-interleaved scans; then
+random boxes are redacted and libjpeg must read back exactly the edited coefficients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import libjpeg_coefficients, pillow_decode
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dctredact.errors import JpegStreamError
+from dctredact.geometry import Box, FrameGeometry, plan_blocks
+from dctredact.handlers.base import Fill
+from dctredact.jpeg.builder import build_stream, empty_coefficients
+from dctredact.jpeg.codec import decode_coefficients, fill_dc_values, redact_stream
+from dctredact.jpeg.huffman import optimal_table
+from dctredact.jpeg.stream import parse_jpeg
+
+SAMPLINGS = [
+    ((1, 1),),
+    ((1, 1), (1, 1), (1, 1)),
+    ((2, 1), (1, 1), (1, 1)),
+    ((1, 2), (1, 1), (1, 1)),
+    ((2, 2), (1, 1), (1, 1)),
+    ((4, 1), (1, 1), (1, 1)),
+    ((2, 2), (2, 1), (1, 2)),
+    ((3, 1), (1, 1), (1, 1)),
+]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[FrameGeometry, list[np.ndarray], bytes, dict]:
+    sampling = draw(st.sampled_from(SAMPLINGS))
+    geometry = FrameGeometry(draw(st.integers(1, 70)), draw(st.integers(1, 70)), sampling)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    quant = [rng.integers(1, 60, 64).tolist(), rng.integers(1, 60, 64).tolist()]
+    coefs = empty_coefficients(geometry)
+    for index, comp in enumerate(coefs):
+        q = quant[0 if index == 0 else 1]
+        comp[..., 0] = rng.integers(-1024 // q[0], 1023 // q[0] + 1, comp.shape[:2])
+        density = rng.random()
+        nz = rng.random(comp.shape[:2] + (63,)) < density * 0.3
+        limit = np.array([1023 // v for v in q[1:]])
+        vals = rng.integers(-limit, limit + 1, comp.shape[:2] + (63,))
+        comp[..., 1:] = np.where(nz, vals, 0)
+    options = {
+        "restart_interval": draw(st.sampled_from([0, 0, 1, 2, 3, 7])),
+        "interleaved": draw(st.booleans()),
+    }
+    if len(sampling) == 3 and draw(st.booleans()):
+        options.update(adobe_transform=0, jfif=False)
+    stream = build_stream(geometry, coefs, quant, **options)
+    return geometry, coefs, stream, options
+
+
+def data_blocks(geometry: FrameGeometry, coefs: list[np.ndarray]) -> list[np.ndarray]:
+    return [
+        c[: g.blocks_high, : g.blocks_wide] for c, g in zip(coefs, geometry.components, strict=True)
+    ]
+
+
+@given(streams())
+def test_decoder_agrees_with_libjpeg(case) -> None:
+    geometry, coefs, stream, _ = case
+    ours = data_blocks(geometry, decode_coefficients(parse_jpeg(stream)))
+    theirs = libjpeg_coefficients(stream)
+    expected = data_blocks(geometry, coefs)
+    for a, b, c in zip(ours, theirs, expected, strict=True):
+        assert np.array_equal(a, c)
+        assert np.array_equal(b, c)
+
+
+@given(streams(), st.data())
+def test_redaction_edits_exactly_the_planned_blocks(case, data) -> None:
+    geometry, coefs, stream, options = case
+    box = Box(
+        data.draw(st.integers(-10, geometry.columns)),
+        data.draw(st.integers(-10, geometry.rows)),
+        data.draw(st.integers(0, geometry.columns + 10)),
+        data.draw(st.integers(0, geometry.rows + 10)),
+    )
+    fill = data.draw(st.sampled_from(list(Fill)))
+    result = redact_stream(stream, [box], fill)
+    masks = plan_blocks(geometry, [box])
+    after = libjpeg_coefficients(result.data)
+    before = data_blocks(geometry, coefs)
+    dc = fill_dc_values(parse_jpeg(stream), fill)
+    assert result.blocks == [int(m.sum()) for m in masks]
+    for index, (a, b) in enumerate(zip(before, after, strict=True)):
+        g = geometry.component(index)
+        mask = masks[index][: g.blocks_high, : g.blocks_wide]
+        assert np.array_equal(a[~mask], b[~mask]), "a block outside the plan changed"
+        if mask.any():
+            assert not b[mask][:, 1:].any(), "AC left in a planned block"
+            if fill is Fill.FLAT:
+                assert np.array_equal(b[mask][:, 0], a[mask][:, 0])
+            else:
+                assert (b[mask][:, 0] == dc[index]).all()
+    pillow_decode(result.data)  # a second decoder accepts the stream
+    if options["restart_interval"]:
+        assert parse_jpeg(result.data).restart_interval == options["restart_interval"]
+
+
+def test_black_fill_decodes_black_for_every_colour_model() -> None:
+    rng = np.random.default_rng(1)
+    for sampling, extra, mono1 in [
+        (((1, 1),), {}, False),
+        (((1, 1),), {}, True),
+        (((2, 2), (1, 1), (1, 1)), {}, False),
+        (((1, 1), (1, 1), (1, 1)), {"adobe_transform": 0, "jfif": False}, False),
+    ]:
+        geometry = FrameGeometry(48, 40, sampling)
+        coefs = empty_coefficients(geometry)
+        for c in coefs:
+            c[..., 0] = rng.integers(-60, 60, c.shape[:2])
+            c[..., 1:6] = rng.integers(-5, 6, c.shape[:2] + (5,))
+        quant = [[3] * 64, [7] * 64]  # DC quantizers that do not divide 1024
+        stream = build_stream(geometry, coefs, quant, **extra)
+        out = redact_stream(stream, [Box(0, 0, 48, 16)], Fill.BLACK, monochrome1=mono1).data
+        pixels = pillow_decode(out, raw="adobe_transform" not in extra).astype(int)
+        region = pixels[:16, :48]
+        if len(sampling) == 1:
+            assert (region == (255 if mono1 else 0)).all()
+        elif "adobe_transform" in extra:
+            assert (region == 0).all()
+        else:
+            assert (region[..., 0] == 0).all()  # luma black in the whole box
+            # Neutral chroma, except where the decoder's chroma upsampling blends in the
+            # (unplanned) neighbouring chroma samples: the outermost 2 pixels.
+            assert (np.abs(region[:-2, :-2, 1:] - 128) <= 1).all()
+
+
+def test_tables_without_eob_are_replaced_not_broken() -> None:
+    # Every block has a non-zero last coefficient, so the optimal AC table has no EOB
+    # symbol: zeroing AC terms needs one. CTP writes an undecodable stream here.
+    geometry = FrameGeometry(32, 16, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    coefs[0][..., 63] = 1
+    coefs[0][..., 0] = 5
+    stream = build_stream(geometry, coefs, [[2] * 64])
+    table = parse_jpeg(stream).scans[0].ac_tables[0]
+    assert table is not None and 0x00 not in table.values
+    result = redact_stream(stream, [Box(0, 0, 8, 8)], Fill.BLACK)
+    assert result.new_tables
+    after = libjpeg_coefficients(result.data)[0]
+    assert not after[0, 0, 1:].any()
+    assert np.array_equal(after[:, 1:], coefs[0][:, 1:])
+
+
+def test_unplanned_frame_is_returned_unchanged() -> None:
+    geometry = FrameGeometry(16, 16, ((1, 1),))
+    stream = build_stream(geometry, empty_coefficients(geometry), [[1] * 64])
+    result = redact_stream(stream, [Box(100, 100, 5, 5)], Fill.BLACK)
+    assert result.data is stream and result.changed == 0
+
+
+def test_optimal_table_never_uses_the_all_ones_code_and_limits_lengths() -> None:
+    freq = [0] * 256
+    for i in range(200):
+        freq[i] = int(1.5**(i % 40)) + 1  # very skewed: forces the 16-bit limit
+    table = optimal_table(freq, 1, 0)
+    assert len(table.values) == 200
+    assert sum(table.bits) == 200
+    code = 0
+    for length in range(1, 17):
+        code += table.bits[length - 1]
+        assert code < 1 << length  # the all-ones code of every length stays unused
+        code <<= 1
+
+
+@pytest.mark.parametrize(
+    ("marker", "name"),
+    [(0xC2, "SOF2"), (0xC3, "SOF3"), (0xC9, "SOF9"), (0xC1, "SOF1")],
+)
+def test_non_baseline_frames_are_refused_by_name(marker: int, name: str) -> None:
+    geometry = FrameGeometry(16, 16, ((1, 1),))
+    stream = bytearray(build_stream(geometry, empty_coefficients(geometry), [[1] * 64]))
+    at = stream.index(b"\xff\xc0")
+    stream[at + 1] = marker
+    with pytest.raises(JpegStreamError, match=name):
+        redact_stream(bytes(stream), [Box(0, 0, 8, 8)])
+
+
+def test_twelve_bit_precision_is_refused() -> None:
+    geometry = FrameGeometry(16, 16, ((1, 1),))
+    stream = bytearray(build_stream(geometry, empty_coefficients(geometry), [[1] * 64]))
+    at = stream.index(b"\xff\xc0")
+    stream[at + 4] = 12
+    with pytest.raises(JpegStreamError, match="precision 12"):
+        parse_jpeg(bytes(stream))
+
+
+def test_truncated_entropy_data_is_an_error_not_a_guess() -> None:
+    rng = np.random.default_rng(5)
+    geometry = FrameGeometry(64, 64, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    coefs[0][..., :10] = rng.integers(-20, 20, coefs[0].shape[:2] + (10,))
+    stream = build_stream(geometry, coefs, [[1] * 64])
+    cut = stream[: len(stream) // 2]
+    with pytest.raises(JpegStreamError, match="ended early|invalid"):
+        redact_stream(cut, [Box(0, 0, 8, 8)])
