@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import libjpeg_coefficients, pillow_decode, pylibjpeg_decode
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 
+from conftest import libjpeg_coefficients, pillow_decode, pylibjpeg_decode
 from dctredact.api import redact_dataset, redact_file
 from dctredact.dicomio import read_dicom
 from dctredact.geometry import Box, FrameGeometry, plan_blocks
@@ -70,7 +70,8 @@ def check_redaction(src: str | Path, dst: Path, boxes: list[Box], fill: Fill) ->
     assert result.transfer_syntax_out == uid
     # Every byte before and after Pixel Data is unchanged (preamble, meta, elements).
     assert before.pixel_span is not None and after.pixel_span is not None
-    head_a, head_b = bytearray(after.data[: after.pixel_span[1]]), before.data[: before.pixel_span[1]]
+    head_a = bytearray(after.data[: after.pixel_span[1]])
+    head_b = before.data[: before.pixel_span[1]]
     if "ExtendedOffsetTable" in before.dataset:  # its values change, at the same offsets
         for tag in (0x7FE00001, 0x7FE00002):
             elem = before.dataset._dict[tag]

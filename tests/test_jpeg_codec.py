@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import libjpeg_coefficients, pillow_decode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import libjpeg_coefficients, pillow_decode
 from dctredact.errors import JpegStreamError
 from dctredact.geometry import Box, FrameGeometry, plan_blocks
 from dctredact.handlers.base import Fill
@@ -44,9 +44,9 @@ def streams(draw: st.DrawFn) -> tuple[FrameGeometry, list[np.ndarray], bytes, di
         q = quant[0 if index == 0 else 1]
         comp[..., 0] = rng.integers(-1024 // q[0], 1023 // q[0] + 1, comp.shape[:2])
         density = rng.random()
-        nz = rng.random(comp.shape[:2] + (63,)) < density * 0.3
+        nz = rng.random((*comp.shape[:2], 63)) < density * 0.3
         limit = np.array([1023 // v for v in q[1:]])
-        vals = rng.integers(-limit, limit + 1, comp.shape[:2] + (63,))
+        vals = rng.integers(-limit, limit + 1, (*comp.shape[:2], 63))
         comp[..., 1:] = np.where(nz, vals, 0)
     options = {
         "restart_interval": draw(st.sampled_from([0, 0, 1, 2, 3, 7])),
@@ -118,7 +118,7 @@ def test_black_fill_decodes_black_for_every_colour_model() -> None:
         coefs = empty_coefficients(geometry)
         for c in coefs:
             c[..., 0] = rng.integers(-60, 60, c.shape[:2])
-            c[..., 1:6] = rng.integers(-5, 6, c.shape[:2] + (5,))
+            c[..., 1:6] = rng.integers(-5, 6, (*c.shape[:2], 5))
         quant = [[3] * 64, [7] * 64]  # DC quantizers that do not divide 1024
         stream = build_stream(geometry, coefs, quant, **extra)
         out = redact_stream(stream, [Box(0, 0, 48, 16)], Fill.BLACK, monochrome1=mono1).data
@@ -162,7 +162,7 @@ def test_unplanned_frame_is_returned_unchanged() -> None:
 def test_optimal_table_never_uses_the_all_ones_code_and_limits_lengths() -> None:
     freq = [0] * 256
     for i in range(200):
-        freq[i] = int(1.5**(i % 40)) + 1  # very skewed: forces the 16-bit limit
+        freq[i] = int(1.5 ** (i % 40)) + 1  # very skewed: forces the 16-bit limit
     table = optimal_table(freq, 1, 0)
     assert len(table.values) == 200
     assert sum(table.bits) == 200
@@ -199,8 +199,8 @@ def test_truncated_entropy_data_is_an_error_not_a_guess() -> None:
     rng = np.random.default_rng(5)
     geometry = FrameGeometry(64, 64, ((1, 1),))
     coefs = empty_coefficients(geometry)
-    coefs[0][..., :10] = rng.integers(-20, 20, coefs[0].shape[:2] + (10,))
+    coefs[0][..., :10] = rng.integers(-20, 20, (*coefs[0].shape[:2], 10))
     stream = build_stream(geometry, coefs, [[1] * 64])
     cut = stream[: len(stream) // 2]
-    with pytest.raises(JpegStreamError, match="ended early|invalid"):
+    with pytest.raises(JpegStreamError, match=r"ended early|invalid"):
         redact_stream(cut, [Box(0, 0, 8, 8)])

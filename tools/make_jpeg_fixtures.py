@@ -88,13 +88,20 @@ def coefficient_stream(width: int, height: int, sampling, seed: int, **options) 
     coefs = empty_coefficients(geometry)
     for c in coefs:
         c[..., 0] = rng.integers(-100, 100, c.shape[:2])
-        c[..., 1:10] = rng.integers(-6, 7, c.shape[:2] + (9,))
+        c[..., 1:10] = rng.integers(-6, 7, (*c.shape[:2], 9))
     quant = [[4] + [6] * 63, [5] + [9] * 63]
     return build_stream(geometry, coefs, quant, **options)
 
 
-def save(ds: Dataset, frames: list[bytes], path: Path, *, fragments: int = 1,
-         extended: bool = False, bot: bool = True) -> None:
+def save(
+    ds: Dataset,
+    frames: list[bytes],
+    path: Path,
+    *,
+    fragments: int = 1,
+    extended: bool = False,
+    bot: bool = True,
+) -> None:
     if extended:
         value, eot, lengths = encapsulate_extended(frames)
         ds.ExtendedOffsetTable = eot
@@ -126,16 +133,27 @@ def main() -> None:
 
     # 4:2:2 and 4:4:4 from Pillow, odd sizes, several fragments per frame and no BOT.
     frames = [pillow_jpeg(picture(61, 47, s, "FRAG 4:2:2"), subsampling=1) for s in (3, 4, 5)]
-    save(dataset("frag", 47, 61, 3, "YBR_FULL_422", 3), frames, out / "fragments_422.dcm",
-         fragments=3)
+    save(
+        dataset("frag", 47, 61, 3, "YBR_FULL_422", 3),
+        frames,
+        out / "fragments_422.dcm",
+        fragments=3,
+    )
     frames = [pillow_jpeg(picture(40, 33, 6, "EOT 4:4:4"), subsampling=0)]
-    save(dataset("eot", 33, 40, 3, "YBR_FULL", 1), frames, out / "extended_offsets_444.dcm",
-         extended=True)
+    save(
+        dataset("eot", 33, 40, 3, "YBR_FULL", 1),
+        frames,
+        out / "extended_offsets_444.dcm",
+        extended=True,
+    )
 
     # Gray MONOCHROME1 with an odd size.
     gray = picture(37, 29, 7, "MONO1").convert("L")
-    save(dataset("mono1", 29, 37, 1, "MONOCHROME1", 1), [pillow_jpeg(gray)],
-         out / "monochrome1_odd.dcm")
+    save(
+        dataset("mono1", 29, 37, 1, "MONOCHROME1", 1),
+        [pillow_jpeg(gray)],
+        out / "monochrome1_odd.dcm",
+    )
 
     # Sampling and structures only a coefficient-level writer makes.
     cases = [
@@ -143,8 +161,12 @@ def main() -> None:
         ("sampling_411", ((4, 1), (1, 1), (1, 1)), {}, "YBR_FULL_422"),
         ("rgb_app14", ((1, 1), (1, 1), (1, 1)), {"adobe_transform": 0, "jfif": False}, "RGB"),
         ("non_interleaved", ((2, 2), (1, 1), (1, 1)), {"interleaved": False}, "YBR_FULL_422"),
-        ("restart_1mcu_com", ((2, 1), (1, 1), (1, 1)),
-         {"restart_interval": 1, "comment": b"fixture comment"}, "YBR_FULL_422"),
+        (
+            "restart_1mcu_com",
+            ((2, 1), (1, 1), (1, 1)),
+            {"restart_interval": 1, "comment": b"fixture comment"},
+            "YBR_FULL_422",
+        ),
     ]
     for seed, (name, sampling, options, pi) in enumerate(cases, start=10):
         stream = coefficient_stream(45, 35, sampling, seed, **options)

@@ -30,7 +30,7 @@ from .dicomio import (
 )
 from .errors import DctRedactError, InvalidDicomError, UnsupportedError
 from .geometry import Box
-from .handlers import HandlerEntry, get_handler, lookup
+from .handlers import HandlerEntry, get_handler
 from .handlers.base import Fill, Handler, HandlerResult, RedactionRequest
 
 __all__ = [
@@ -151,9 +151,7 @@ def _request(
     frame_boxes: Mapping[int, Sequence[Box]] | None,
     keep_syntax: bool,
 ) -> RedactionRequest:
-    return RedactionRequest(
-        tuple(boxes), dict(frame_boxes or {}), _as_fill(fill), keep_syntax
-    )
+    return RedactionRequest(tuple(boxes), dict(frame_boxes or {}), _as_fill(fill), keep_syntax)
 
 
 def redact_dataset(
@@ -353,8 +351,10 @@ def _output_bytes(dicom: DicomFile, result: HandlerResult) -> bytes:
     ds = dicom.dataset
     same_syntax = result.transfer_syntax_uid == dicom.transfer_syntax_uid
     had_eot = "ExtendedOffsetTable" in ds
-    if same_syntax and not result.dataset_updates and had_eot == (
-        result.extended_offsets is not None
+    if (
+        same_syntax
+        and not result.dataset_updates
+        and had_eot == (result.extended_offsets is not None)
     ):
         spliced = splice_pixel_data(dicom, result.pixel_data, encapsulated=result.encapsulated)
         if spliced is not None and result.extended_offsets is not None:

@@ -8,6 +8,7 @@ elements that must change) the dataset is written with pydicom.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -182,8 +183,7 @@ def encapsulated_frames(ds: Dataset, path: str = "") -> Iterator[bytes]:
         ) from None
     if count != expected:
         raise InvalidDicomError(
-            f"Pixel Data holds {count} frame(s); (0028,0008) Number of Frames "
-            f"declares {expected}",
+            f"Pixel Data holds {count} frame(s); (0028,0008) Number of Frames declares {expected}",
             path=where,
         )
 
@@ -253,7 +253,7 @@ def splice_pixel_data(dicom: DicomFile, value: bytes, *, encapsulated: bool) -> 
     """
     if dicom.pixel_span is None:
         return None
-    start, value_start, end = dicom.pixel_span
+    _start, value_start, end = dicom.pixel_span
     undefined = dicom.data[end - 8 : end] == SEQUENCE_DELIMITER and encapsulated
     if encapsulated:
         if not undefined:
@@ -286,8 +286,6 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

@@ -102,9 +102,7 @@ class Box:
 
     def intersects(self, other: Box) -> bool:
         """True when the two boxes share at least one pixel."""
-        return (
-            self.x < other.x1 and other.x < self.x1 and self.y < other.y1 and other.y < self.y1
-        )
+        return self.x < other.x1 and other.x < self.x1 and self.y < other.y1 and other.y < self.y1
 
     def union(self, other: Box) -> Box:
         """The smallest box holding both boxes."""
@@ -268,9 +266,7 @@ class FrameGeometry:
         return range(r0, min(r1, comp.blocks_high)), range(c0, min(c1, comp.blocks_wide))
 
 
-def plan_blocks(
-    geometry: FrameGeometry, boxes: Iterable[Box]
-) -> list[npt.NDArray[np.bool_]]:
+def plan_blocks(geometry: FrameGeometry, boxes: Iterable[Box]) -> list[npt.NDArray[np.bool_]]:
     """Plan which blocks to edit: one boolean mask per component.
 
     Parameters

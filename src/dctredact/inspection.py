@@ -33,8 +33,14 @@ def describe_stream(stream: JpegStream) -> dict[str, Any]:
             payload = stream.data[seg.offset + 4 : seg.end]
             ident = payload[:5]
             label = ident.split(b"\x00")[0].decode("latin-1", "replace") if ident else ""
-            app.append({"marker": seg.name, "offset": seg.offset, "length": seg.end - seg.offset,
-                        "identifier": label if seg.name != "COM" else ""})
+            app.append(
+                {
+                    "marker": seg.name,
+                    "offset": seg.offset,
+                    "length": seg.end - seg.offset,
+                    "identifier": label if seg.name != "COM" else "",
+                }
+            )
             if seg.name == "COM" or not any(payload.startswith(h) for h in _HARMLESS_APP):
                 risky.append(seg.name)
     return {
@@ -51,8 +57,12 @@ def describe_stream(stream: JpegStream) -> dict[str, Any]:
         "scans": len(stream.scans),
         "quantization_tables": sorted(stream.quant_tables),
         "huffman_tables": sorted(
-            {f"{'AC' if t.table_class else 'DC'}{t.table_id}"
-             for s in stream.scans for t in (*s.dc_tables, *s.ac_tables) if t is not None}
+            {
+                f"{'AC' if t.table_class else 'DC'}{t.table_id}"
+                for s in stream.scans
+                for t in (*s.dc_tables, *s.ac_tables)
+                if t is not None
+            }
         ),
         "markers": [seg.name for seg in stream.segments],
         "app_com_segments": app,
@@ -87,8 +97,9 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         "frames": int(ds.get("NumberOfFrames", 1) or 1) if "PixelData" in ds else 0,
         "icon_image": "IconImageSequence" in ds,
         "overlays": sorted(
-            f"{elem.tag.group:04X}" for elem in ds if elem.tag.element == 0x3000
-            and 0x6000 <= elem.tag.group <= 0x601E
+            f"{elem.tag.group:04X}"
+            for elem in ds
+            if elem.tag.element == 0x3000 and 0x6000 <= elem.tag.group <= 0x601E
         ),
     }
     try:
@@ -100,7 +111,7 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         info["handler_reason"] = exc.reason
     if "PixelData" in ds and ds.file_meta.TransferSyntaxUID.is_encapsulated:
         value = ds.PixelData
-        fragments = list(generate_fragments(value[8 + int.from_bytes(value[4:8], "little"):]))
+        fragments = list(generate_fragments(value[8 + int.from_bytes(value[4:8], "little") :]))
         info["fragments"] = len(fragments)
         info["basic_offset_table"] = int.from_bytes(value[4:8], "little") > 0
         info["extended_offset_table"] = "ExtendedOffsetTable" in ds

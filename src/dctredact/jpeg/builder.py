@@ -23,9 +23,7 @@ __all__ = ["build_stream", "empty_coefficients"]
 
 def empty_coefficients(geometry: FrameGeometry) -> Coefficients:
     """Zeroed coefficient arrays with the block layout of `geometry`."""
-    return [
-        np.zeros((c.alloc_high, c.alloc_wide, 64), dtype=np.int16) for c in geometry.components
-    ]
+    return [np.zeros((c.alloc_high, c.alloc_wide, 64), dtype=np.int16) for c in geometry.components]
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -78,9 +76,7 @@ def build_stream(
     if jfif:
         out.append(_segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
     if adobe_transform is not None:
-        out.append(
-            _segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, adobe_transform))
-        )
+        out.append(_segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, adobe_transform)))
     if comment is not None:
         out.append(_segment(0xFE, comment))
     for tq, table in enumerate(quant_tables):
@@ -96,10 +92,19 @@ def build_stream(
         layout = []
         for i in scan:
             c = geometry.component(i)
-            table = 0 if i == 0 else 1
+            tid = 0 if i == 0 else 1
             layout.append(
-                (coefs[i], c.alloc_wide, c.alloc_high, c.h, c.v, c.blocks_wide,
-                 c.blocks_high, table, table)
+                (
+                    coefs[i],
+                    c.alloc_wide,
+                    c.alloc_high,
+                    c.h,
+                    c.v,
+                    c.blocks_wide,
+                    c.blocks_high,
+                    tid,
+                    tid,
+                )
             )
         args = (geometry.mcus_wide, geometry.mcus_high, restart_interval)
         dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
@@ -108,16 +113,16 @@ def build_stream(
         tables: list[HuffmanTable] = []
         dc_t: list[tuple[bytes, bytes] | None] = [None] * 4
         ac_t: list[tuple[bytes, bytes] | None] = [None] * 4
-        for t in sorted({0 if i == 0 else 1 for i in scan}):
-            dct = optimal_table(dc_freq[t], 0, t)
-            act = optimal_table(ac_freq[t], 1, t)
+        for tid in sorted({0 if i == 0 else 1 for i in scan}):
+            dct = optimal_table(dc_freq[tid], 0, tid)
+            act = optimal_table(ac_freq[tid], 1, tid)
             tables += [dct, act]
-            dc_t[t], ac_t[t] = dct.as_codec_tuple(), act.as_codec_tuple()
+            dc_t[tid], ac_t[tid] = dct.as_codec_tuple(), act.as_codec_tuple()
         out.append(_segment(0xC4, b"".join(t.encode() for t in tables)))
         sos = bytes([len(scan)])
         for i in scan:
-            table = 0 if i == 0 else 1
-            sos += bytes([ids[i], (table << 4) | table])
+            tid = 0 if i == 0 else 1
+            sos += bytes([ids[i], (tid << 4) | tid])
         sos += bytes([0, 63, 0])
         out.append(_segment(0xDA, sos))
         out.append(_entropy.encode_scan(layout, dc_t, ac_t, *args))

@@ -45,7 +45,7 @@ def frame_geometry(stream: JpegStream) -> FrameGeometry:
 def _scan_layout(
     stream: JpegStream, scan: Scan, coefs: Coefficients, geometry: FrameGeometry
 ) -> list[tuple[object, int, int, int, int, int, int, int, int]]:
-    layout = []
+    layout: list[tuple[object, int, int, int, int, int, int, int, int]] = []
     for sc in scan.components:
         comp = geometry.component(sc.index)
         layout.append(
@@ -78,8 +78,7 @@ def decode_coefficients(stream: JpegStream) -> Coefficients:
     """
     geometry = frame_geometry(stream)
     coefs = [
-        np.zeros((c.alloc_high, c.alloc_wide, 64), dtype=np.int16)
-        for c in geometry.components
+        np.zeros((c.alloc_high, c.alloc_wide, 64), dtype=np.int16) for c in geometry.components
     ]
     for number, scan in enumerate(stream.scans):
         try:

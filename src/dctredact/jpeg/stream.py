@@ -385,9 +385,7 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
             notes.append("stream ends without EOI; EOI is added on output")
             break
         if data[pos] != 0xFF:
-            raise JpegStreamError(
-                f"expected a marker at byte {pos}, found 0x{data[pos]:02X}"
-            )
+            raise JpegStreamError(f"expected a marker at byte {pos}, found 0x{data[pos]:02X}")
         while pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes (B.1.1.2)
             pos += 1
         if pos + 1 >= n:
@@ -398,8 +396,9 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
             eoi_end = pos + 2
             has_eoi = True
             break
-        if marker in _REFUSED or (0xC0 <= marker <= 0xCF and marker not in (DHT,)
-                                  and marker not in allowed_sof):
+        if marker in _REFUSED or (
+            0xC0 <= marker <= 0xCF and marker not in (DHT,) and marker not in allowed_sof
+        ):
             raise JpegStreamError(
                 f"found {marker_name(marker)} at byte {pos}; JPEG Baseline "
                 "(1.2.840.10008.1.2.4.50) requires SOF0 with Huffman coding"
@@ -458,9 +457,7 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
             match = _SCAN_END.search(data, end)
             data_end = match.start() if match else n
             # Fill bytes (0xFF 0xFF ...) before the next marker belong to no scan.
-            scans.append(
-                Scan(seg, scan_components, end, data_end, list(dc), list(ac), restart)
-            )
+            scans.append(Scan(seg, scan_components, end, data_end, list(dc), list(ac), restart))
             pos = data_end
             continue
         pos = end
@@ -498,8 +495,7 @@ def _parse_sof(marker: int, payload: bytes, where: int) -> FrameHeader:
         )
     if rows == 0:
         raise JpegStreamError(
-            f"{marker_name(marker)} at byte {where} has 0 lines (height set by DNL); "
-            "not supported"
+            f"{marker_name(marker)} at byte {where} has 0 lines (height set by DNL); not supported"
         )
     if columns == 0:
         raise JpegStreamError(f"{marker_name(marker)} at byte {where} has 0 samples per line")
@@ -512,7 +508,7 @@ def _parse_sof(marker: int, payload: bytes, where: int) -> FrameHeader:
             f"{marker_name(marker)} at byte {where} has length {len(payload) + 2}; "
             f"expected {8 + 3 * nf} for {nf} components"
         )
-    comps = []
+    comps: list[FrameComponent] = []
     for i in range(nf):
         cid, hv, tq = payload[6 + 3 * i : 9 + 3 * i]
         h, v = hv >> 4, hv & 15
@@ -549,7 +545,7 @@ def _parse_sos(payload: bytes, where: int, frame: FrameHeader) -> tuple[ScanComp
             "expected 1..4 components and length 6 + 2 Ns"
         )
     ids = [c.component_id for c in frame.components]
-    comps = []
+    comps: list[ScanComponent] = []
     for i in range(ns):
         cs, t = payload[1 + 2 * i], payload[2 + 2 * i]
         if cs not in ids:
@@ -559,8 +555,7 @@ def _parse_sos(payload: bytes, where: int, frame: FrameHeader) -> tuple[ScanComp
         td, ta = t >> 4, t & 15
         if td > 3 or ta > 3:
             raise JpegStreamError(
-                f"SOS at byte {where}: component {cs} selects tables DC{td}/AC{ta}; "
-                "expected 0..3"
+                f"SOS at byte {where}: component {cs} selects tables DC{td}/AC{ta}; expected 0..3"
             )
         comps.append(ScanComponent(ids.index(cs), cs, td, ta))
     ss, se, ahal = payload[1 + 2 * ns], payload[2 + 2 * ns], payload[3 + 2 * ns]
@@ -569,9 +564,10 @@ def _parse_sos(payload: bytes, where: int, frame: FrameHeader) -> tuple[ScanComp
             f"SOS at byte {where} has Ss={ss} Se={se} Ah/Al=0x{ahal:02X}; "
             "sequential DCT requires 0, 63, 0 (is this a progressive stream?)"
         )
-    if ns > 1 and sum(
-        frame.components[c.index].h * frame.components[c.index].v for c in comps
-    ) > 10:
+    if (
+        ns > 1
+        and sum(frame.components[c.index].h * frame.components[c.index].v for c in comps) > 10
+    ):
         raise JpegStreamError(f"SOS at byte {where}: MCU would hold more than 10 blocks")
     if len({c.index for c in comps}) != ns:
         raise JpegStreamError(f"SOS at byte {where} lists a component twice")

@@ -1,0 +1,36 @@
+"""Type stubs for the compiled baseline entropy codec (see _entropy.c)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+class Error(ValueError): ...
+class MissingSymbol(KeyError): ...
+
+_Table = tuple[bytes, bytes] | None
+
+def decode_scan(
+    data: Any,
+    comps: Sequence[tuple[Any, int, int, int, int, int, int, int, int]],
+    dc_tables: Sequence[_Table],
+    ac_tables: Sequence[_Table],
+    mcus_wide: int,
+    mcus_high: int,
+    restart: int,
+    /,
+) -> None: ...
+def encode_scan(
+    comps: Sequence[tuple[Any, int, int, int, int, int, int, int, int]],
+    dc_tables: Sequence[_Table],
+    ac_tables: Sequence[_Table],
+    mcus_wide: int,
+    mcus_high: int,
+    restart: int,
+    /,
+) -> bytes: ...
+def count_symbols(
+    comps: Sequence[tuple[Any, int, int, int, int, int, int, int, int]],
+    mcus_wide: int,
+    mcus_high: int,
+    restart: int,
+    /,
+) -> tuple[bytes, bytes]: ...
