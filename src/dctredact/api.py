@@ -39,6 +39,7 @@ __all__ = [
     "redact_dataset",
     "redact_file",
     "route",
+    "scan_file",
 ]
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
@@ -338,6 +339,43 @@ def redact_file(
     result.outcome = "redacted" if hres.changed else "no-text"
     result.duration = time.perf_counter() - started
     return result
+
+
+def scan_file(
+    src: str | os.PathLike[str],
+    boxes: Iterable[Box] = (),
+    detectors: Sequence[Detector] = (),
+    *,
+    keep_text: bool = False,
+) -> dict[str, Any]:
+    """Run detection on one file and return what would be redacted (nothing is written).
+
+    Raises
+    ------
+    DctRedactError
+        When the file cannot be read or decoded for detection.
+    """
+    path = str(src)
+    try:
+        dicom = read_dicom(src)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = detect(dicom.dataset, detectors)
+    except DctRedactError as exc:
+        raise exc.with_path(path) from None
+    record = FileResult(
+        input=path,
+        output=None,
+        outcome="scanned",
+        transfer_syntax_in=dicom.transfer_syntax_uid,
+        sop_instance_uid=str(dicom.dataset.get("SOPInstanceUID", "")) or None,
+        frames=_frames(dicom.dataset),
+        boxes=[*boxes, *found.boxes],
+        frame_boxes=found.frame_boxes,
+        notes=found.notes,
+        texts=found.texts if keep_text else [],
+    )
+    return record.to_json()
 
 
 def _frames(ds: Dataset) -> int:

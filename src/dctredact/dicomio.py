@@ -98,6 +98,7 @@ def read_dicom(path: str | os.PathLike[str]) -> DicomFile:
         raise InvalidDicomError(
             "File Meta Information has no (0002,0010) Transfer Syntax UID", path=name
         )
+    ds.filename = name  # read from memory: record where it came from (box-file lookups)
     return DicomFile(name, data, ds, _pixel_span(data, ds))
 
 

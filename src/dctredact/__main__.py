@@ -1,0 +1,5 @@
+"""``python -m dctredact``."""
+
+from .cli import main
+
+main()
