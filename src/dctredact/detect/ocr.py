@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -56,14 +56,12 @@ class _Word:
 
 @dataclass
 class _Region:
-    """A small region that changes across a cine, with the last content read there."""
+    """A small region that changes across a cine."""
 
     y0: int
     x0: int
     y1: int
     x1: int
-    last: U8 | None = None
-    last_boxes: list[Box] = field(default_factory=list)
 
 
 def _max_channel(frame: U8) -> U8:
@@ -211,18 +209,32 @@ def text_candidates(
     return boxes
 
 
-def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
-    """Union overlapping boxes until none overlap (keeps the highest confidence).
+def _overlap(a: Box, b: Box) -> int:
+    """Pixels shared by two boxes."""
+    w = min(a.x1, b.x1) - max(a.x, b.x)
+    h = min(a.y1, b.y1) - max(a.y, b.y)
+    return max(w, 0) * max(h, 0)
+
+
+def merge_boxes(boxes: Iterable[Box], min_overlap: float = 0.3) -> list[Box]:
+    """Union boxes that overlap substantially, until none do (keeps the top confidence).
+
+    Overlapping boxes of similar height (within 1.6x) become their bounding box; boxes of
+    dissimilar height only when they share at least `min_overlap` of the smaller box's
+    area. Others stay separate: their union of *areas* is redacted either way, and joining them
+    would inflate two neighbouring lines into one large rectangle.
 
     Parameters
     ----------
     boxes : iterable of Box
         Boxes to merge.
+    min_overlap : float
+        Shared fraction of the smaller box's area that triggers a merge (0: any overlap).
 
     Returns
     -------
     list of Box
-        Pairwise non-overlapping boxes covering every input box.
+        Boxes covering every input box.
     """
     out = [b for b in boxes if not b.is_empty()]
     changed = True
@@ -231,7 +243,10 @@ def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
         result: list[Box] = []
         for box in out:
             for i, kept in enumerate(result):
-                if kept.intersects(box):
+                shared = _overlap(kept, box)
+                similar = max(kept.h, box.h) <= 1.6 * min(kept.h, box.h)
+                need = 0.0 if similar else min_overlap * min(kept.area, box.area)
+                if shared > 0 and shared >= need:
                     conf = max(
                         (c for c in (kept.confidence, box.confidence) if c is not None),
                         default=None,
@@ -249,9 +264,9 @@ def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
 def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
     """Join word boxes into line boxes: same line, horizontal gap < `gap` x height.
 
-    Two boxes are on the same line when their vertical overlap is at least half the
-    smaller height. Joining words closes the gaps between them, so the whole line (not
-    just its words) is redacted.
+    Two boxes are on the same line when their heights differ by at most 1.6x and their
+    vertical overlap is at least half the smaller height. Joining words closes the gaps
+    between them, so the whole line (not just its words) is redacted.
 
     Parameters
     ----------
@@ -275,7 +290,8 @@ def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
                 overlap = min(kept.y1, box.y1) - max(kept.y, box.y)
                 h = max(kept.h, box.h)
                 dist = max(kept.x, box.x) - min(kept.x1, box.x1)
-                if overlap >= 0.5 * min(kept.h, box.h) and dist < gap * h:
+                similar = h <= 1.6 * min(kept.h, box.h)
+                if similar and overlap >= 0.5 * min(kept.h, box.h) and dist < gap * h:
                     conf = max(
                         (c for c in (kept.confidence, box.confidence) if c is not None),
                         default=None,
@@ -474,6 +490,56 @@ class OcrDetector:
                 words.append(_Word(Box(b.x + x_off, b.y + y_off, b.w, b.h, "ocr", conf), text))
         return words
 
+    def _read_many(self, crops: list[tuple[U8, int, int]]) -> list[list[_Word]]:
+        """OCR many small crops with few Tesseract calls by stacking them into mosaics.
+
+        Parameters
+        ----------
+        crops : list of (image, x_offset, y_offset)
+            Crops (same number of dimensions) and where they sit in the frame.
+
+        Returns
+        -------
+        list of list of _Word
+            Words per crop, in frame coordinates.
+        """
+        out: list[list[_Word]] = [[] for _ in crops]
+        gap, limit = 8, 400
+        start = 0
+        while start < len(crops):
+            # Take crops until the mosaic is `limit` rows high (original pixels).
+            end, height = start, 0
+            while end < len(crops) and (end == start or height + crops[end][0].shape[0] <= limit):
+                height += crops[end][0].shape[0] + gap
+                end += 1
+            batch = crops[start:end]
+            width = max(c.shape[1] for c, _, _ in batch)
+            parts, tops = [], []
+            y = 0
+            for img, _, _ in batch:
+                fill = np.median(img.reshape(-1, img.shape[2]) if img.ndim == 3 else img, axis=0)
+                rows_, cols_ = img.shape[:2]
+                tile = np.empty((rows_ + gap, width, *img.shape[2:]), dtype=np.uint8)
+                tile[...] = np.asarray(fill, dtype=np.uint8)
+                tile[:rows_, :cols_] = img
+                parts.append(tile)
+                tops.append(y)
+                y += rows_ + gap
+            mosaic = np.concatenate(parts, axis=0)
+            for word in self._read(mosaic):
+                b = word.box
+                cy = b.y + b.h / 2
+                idx = max(i for i, t in enumerate(tops) if t <= cy)
+                img, x_off, y_off = batch[idx]
+                local = Box(b.x, b.y - tops[idx], b.w, b.h, "ocr", b.confidence)
+                local = local.clip(img.shape[1], img.shape[0])
+                if local.is_empty():
+                    continue
+                moved = Box(local.x + x_off, local.y + y_off, local.w, local.h, "ocr", b.confidence)
+                out[start + idx].append(_Word(moved, word.text))
+            start = end
+        return out
+
     def _finish(self, boxes: Iterable[Box], cols: int, rows: int) -> list[Box]:
         lines = group_lines(boxes)
         padded = [b.pad(self.padding).clip(cols, rows) for b in lines]
@@ -529,9 +595,15 @@ class OcrDetector:
         out = []
         for line in lines:
             grown = line
+            # Grow by at most 2 line heights sideways and 0.3 up and down.
+            lim_x, lim_y = 2 * line.h, max(2, round(0.3 * line.h))
             for blob in blobs:
                 if blob.intersects(line) and blob.h <= 1.5 * line.h + 4:
-                    u = grown.union(blob)
+                    x0 = max(blob.x, line.x - lim_x)
+                    x1 = min(blob.x1, line.x1 + lim_x)
+                    y0 = max(blob.y, line.y - lim_y)
+                    y1 = min(blob.y1, line.y1 + lim_y)
+                    u = grown.union(Box(x0, y0, x1 - x0, y1 - y0))
                     grown = Box(u.x, u.y, u.w, u.h, "ocr", line.confidence)
             out.append(grown)
         return out
@@ -585,31 +657,40 @@ class OcrDetector:
                 notes.append(f"ocr: {len(unread)} unread static text-like region(s) kept")
             static_boxes.extend(unread)
         frame_boxes: dict[int, list[Box]] = {}
-        ocr_calls = 0
-        for reg in regions:
+        # Which (frame, region) pairs show new content and need reading.
+        todo: list[tuple[int, int]] = []
+        for r, reg in enumerate(regions):
             reg_box = Box(reg.x0, reg.y0, reg.x1 - reg.x0, reg.y1 - reg.y0, "ocr", None)
+            frame_boxes.setdefault(0, []).extend(b for b in static_boxes if b.intersects(reg_box))
+            last = grays[0][reg.y0 : reg.y1, reg.x0 : reg.x1].astype(np.int16)
+            for k in range(1, len(stack)):
+                crop = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1].astype(np.int16)
+                if np.abs(crop - last).max() > self.static_tolerance:
+                    todo.append((k, r))
+                    last = crop
+        found = self._read_many(
+            [
+                (stack[k][regions[r].y0 : regions[r].y1, regions[r].x0 : regions[r].x1],
+                 regions[r].x0, regions[r].y0)
+                for k, r in todo
+            ]
+        )  # fmt: skip
+        read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found, strict=True))
+        for r, reg in enumerate(regions):
             dark_bg = float(np.median(lo[reg.y0 : reg.y1, reg.x0 : reg.x1])) < 128
+            current: list[Box] = []
             for k in range(len(stack)):
-                crop = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1]
-                if k == 0:
-                    reg.last_boxes = [b for b in static_boxes if b.intersects(reg_box)]
-                else:
-                    assert reg.last is not None
-                    diff = np.abs(crop.astype(np.int16) - reg.last).max()
-                    if diff > self.static_tolerance:
-                        ocr_calls += 1
-                        colour = stack[k][reg.y0 : reg.y1, reg.x0 : reg.x1]
-                        found = self._read(colour, reg.x0, reg.y0)
-                        texts.extend(w.text for w in found)
-                        reg.last_boxes = [w.box for w in found]
-                reg.last = crop
-                boxes = list(reg.last_boxes)
+                if (k, r) in read:
+                    current = [w.box for w in read[k, r]]
+                    texts.extend(w.text for w in read[k, r])
+                boxes = list(current)
                 if self.include_unread:
                     # The ink of this frame in the region (pixels away from the
                     # background), kept whatever Tesseract read: recall first.
-                    ref = lo if dark_bg else hi
-                    ink = np.abs(crop.astype(np.int16) - ref[reg.y0 : reg.y1, reg.x0 : reg.x1])
-                    ys, xs = np.nonzero(ink > self.static_tolerance)
+                    ref = (lo if dark_bg else hi)[reg.y0 : reg.y1, reg.x0 : reg.x1]
+                    now = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1]
+                    ink = np.abs(now.astype(np.int16) - ref) > self.static_tolerance
+                    ys, xs = np.nonzero(ink)
                     if len(ys):
                         boxes.append(
                             Box(
@@ -623,6 +704,7 @@ class OcrDetector:
                         )
                 if boxes:
                     frame_boxes.setdefault(k, []).extend(boxes)
+        ocr_calls = len(todo)
         det = Detection(
             boxes=self._finish(static_boxes, cols, rows),
             frame_boxes={
@@ -631,7 +713,7 @@ class OcrDetector:
             texts=texts if self.keep_text else [],
             notes=[
                 f"ocr: {len(stack)} frames, {len(regions)} changing region(s), "
-                f"{ocr_calls} region OCR call(s)",
+                f"{ocr_calls} region crop(s) read",
                 *notes,
             ],
         )
