@@ -17,6 +17,7 @@ Recognised text is never logged; it is returned only when ``keep_text=True``.
 
 from __future__ import annotations
 
+import shutil
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -395,6 +396,9 @@ class OcrDetector:
             pytesseract.pytesseract.tesseract_cmd = self.tesseract_cmd
         if self._checked:
             return
+        cmd = str(pytesseract.pytesseract.tesseract_cmd)
+        if shutil.which(cmd) is None:
+            raise DetectionError(f"Tesseract OCR not found (tried {cmd!r}); {_INSTALL_HINT}")
         try:
             pytesseract.get_tesseract_version()
         except pytesseract.TesseractNotFoundError:
