@@ -27,7 +27,24 @@ fi
 
 case "$mode" in
   demo)
-    .venv/bin/dctredact redact fixtures/ -o out/ --no-ocr --rules fixtures/demo.script --box 0,0,64,24
+    rm -rf out
+    # OCR + the CTP rules of DicomPixelAnonymizer.script over every shipped fixture image;
+    # one JSON record per file goes to out/report.jsonl, a summary to the terminal.
+    .venv/bin/dctredact redact fixtures -o out --rules fixtures/ctp/DicomPixelAnonymizer.script \
+      --json > out.report.jsonl || status=$?
+    mkdir -p out && mv out.report.jsonl out/report.jsonl
+    .venv/bin/python - <<'PY'
+import collections, json
+rows = [json.loads(line) for line in open("out/report.jsonl")]
+count = collections.Counter(r["outcome"] for r in rows)
+print(f"{'outcome':10s} {'handler':14s} {'boxes':>5s} {'changed':>9s}  file")
+for r in rows:
+    n = len(r.get("boxes") or []) + sum(len(v) for v in (r.get("frame_boxes") or {}).values())
+    print(f"{r['outcome']:10s} {str(r.get('handler')):14s} {n:5d} {r.get('changed', 0):9d}"
+          f" {r.get('unit') or '':6s} {r['input']}")
+print("summary:", dict(count), "- full report in out/report.jsonl, images in out/")
+PY
+    exit "${status:-0}"
     ;;
   test)
     .venv/bin/python -m pytest -q -n 2 "${@:2}"

@@ -55,11 +55,13 @@ def _is_dicom(path: Path) -> bool:
 def _inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     """(file, path relative to its input root) for every DICOM file under `inputs`."""
     found: list[tuple[Path, Path]] = []
+    several = len(inputs) > 1
     for root in inputs:
         if root.is_dir():
             for p in sorted(root.rglob("*")):
                 if p.is_file() and _is_dicom(p):
-                    found.append((p, p.relative_to(root)))
+                    rel = p.relative_to(root)
+                    found.append((p, Path(root.name) / rel if several else rel))
         else:
             found.append((root, Path(root.name)))
     return found
