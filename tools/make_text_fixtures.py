@@ -406,8 +406,9 @@ def encode(ds: Dataset, frames: list[np.ndarray], mode: str) -> str:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         if mode == "raw-gray16":
             ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-            data = [(f.astype(np.uint16) * 16 + 100) for f in frames]
-            ds.WindowCenter, ds.WindowWidth = 100 + 128 * 16, 256 * 16
+            # 12-bit values 15 p + 60 (<= 3885); the window maps them back to about p.
+            data = [(f.astype(np.uint16) * 15 + 60) for f in frames]
+            ds.WindowCenter, ds.WindowWidth = 60 + 128 * 15, 256 * 15
             ds.PixelData = b"".join(d.astype("<u2").tobytes() for d in data)
         else:
             if not gray:

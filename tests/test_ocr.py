@@ -1,0 +1,285 @@
+"""Tests of the OCR detector, display-frame decoding and the detection scorer.
+
+The fixtures in ``fixtures/text`` come from ``tools/make_text_fixtures.py --seed 1``.
+Tesseract runs are the slow part: each test OCRs one or two small frames only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+
+from dctredact.detect.frames import display_frames
+from dctredact.detect.ocr import OcrDetector, group_lines, merge_boxes
+from dctredact.errors import DetectionError
+from dctredact.geometry import Box
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures" / "text"
+TRUTH = json.loads((FIXTURES / "ground_truth.json").read_text())
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+sys.path.insert(0, str(ROOT / "tools"))
+import score_detection  # noqa: E402
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def coverage(box: Box | dict, found: list[Box], rows: int, cols: int) -> float:
+    """Fraction of `box` covered by the union of `found`."""
+    if isinstance(box, dict):
+        box = Box(box["x"], box["y"], box["w"], box["h"])
+    mask = np.zeros((rows, cols), dtype=bool)
+    for b in found:
+        mask[b.y : b.y1, b.x : b.x1] = True
+    return float(mask[box.y : box.y1, box.x : box.x1].mean())
+
+
+def frames_of(name: str) -> list[np.ndarray]:
+    return list(display_frames(pydicom.dcmread(FIXTURES / name)))
+
+
+@pytest.fixture(scope="module")
+def detector() -> OcrDetector:
+    return OcrDetector()
+
+
+# -- display frames ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH["files"]))
+def test_display_frames_decode_every_fixture(name: str) -> None:
+    info = TRUTH["files"][name]
+    frames = frames_of(name)
+    assert len(frames) == info["frames"]
+    for f in frames:
+        assert f.dtype == np.uint8
+        assert f.shape[:2] == (info["rows"], info["columns"])
+
+
+def test_display_frames_window_16bit_matches_8bit() -> None:
+    # us_006 stores 12-bit values v = 15 p + 60 with a window mapping them to p.
+    ds = pydicom.dcmread(FIXTURES / "us_006.dcm")
+    assert ds.BitsAllocated == 16
+    raw = ds.pixel_array.astype(np.int32)
+    shown = next(display_frames(ds)).astype(np.int32)
+    assert np.abs(shown - (raw - 60) / 15).max() <= 1.5
+
+
+def _gray_ds(arr: np.ndarray, pi: str) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Rows, ds.Columns = arr.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = pi
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = arr.astype("<u2").tobytes()
+    return ds
+
+
+def test_display_frames_monochrome1_inverted_minmax_scaled() -> None:
+    arr = np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)
+    out = next(display_frames(_gray_ds(arr, "MONOCHROME1")))
+    assert out.dtype == np.uint8
+    assert out[0, 0] == 255 and out[1, 1] == 0
+    out2 = next(display_frames(_gray_ds(arr, "MONOCHROME2")))
+    assert out2[0, 0] == 0 and out2[1, 1] == 255
+
+
+def test_display_frames_decode_failure_is_detection_error() -> None:
+    ds = pydicom.dcmread(FIXTURES / "us_000.dcm")
+    ds.PixelData = b"\xfe\xff\x00\xe0\x00\x00\x00\x00" + b"\x00" * 16
+    with pytest.raises(DetectionError, match="cannot decode"):
+        list(display_frames(ds))
+
+
+# -- box helpers ---------------------------------------------------------------------
+
+
+def test_group_lines_and_merge() -> None:
+    words = [Box(10, 10, 30, 12), Box(45, 11, 20, 12), Box(200, 10, 20, 12)]
+    lines = group_lines(words)
+    assert Box(10, 10, 55, 13) in lines and Box(200, 10, 20, 12) in lines
+    merged = merge_boxes([Box(0, 0, 10, 10, "ocr", 50.0), Box(5, 5, 10, 10, "ocr", 80.0)])
+    assert merged == [Box(0, 0, 15, 15)] and merged[0].confidence == 80.0
+    # A tall box touching two lines does not join them into one rectangle.
+    kept = merge_boxes([Box(0, 0, 100, 10), Box(0, 20, 100, 10), Box(50, 5, 5, 20)])
+    assert len(kept) == 3
+
+
+# -- single frames -------------------------------------------------------------------
+
+
+def _synthetic_colours() -> tuple[np.ndarray, list[tuple[str, Box]]]:
+    """Lines of several colours and sizes: on black, and dark on a light panel."""
+    img = Image.new("RGB", (360, 200), (0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.rectangle([0, 150, 359, 199], fill=(225, 225, 225))
+    lines = [
+        ("yellow", (10, 8), "Name: KORAVIN", (255, 255, 0), 16),
+        ("cyan", (200, 8), "ID 40917733", (0, 255, 255), 14),
+        ("green", (10, 50), "DOB 1961-04-17", (0, 220, 0), 14),
+        ("gray", (200, 50), "Hospital", (150, 150, 150), 16),
+        ("small", (10, 100), "MRN 5521903", (255, 255, 255), 10),
+        ("dark", (10, 165), "Dr. Talmeno", (20, 20, 20), 18),
+    ]
+    truth = []
+    for label, xy, text, colour, size in lines:
+        font = ImageFont.truetype(FONT, size)
+        d.text(xy, text, font=font, fill=colour)
+        x0, y0, x1, y1 = d.textbbox(xy, text, font=font)
+        truth.append((label, Box(x0, y0, x1 - x0, y1 - y0)))
+    return np.asarray(img).copy(), truth
+
+
+@pytest.fixture(scope="module")
+def colour_result():
+    frame, truth = _synthetic_colours()
+    det = OcrDetector(keep_text=True).detect_frame(frame)
+    return frame, truth, det
+
+
+@pytest.mark.parametrize("label", ["yellow", "cyan", "green", "gray", "small", "dark"])
+def test_text_of_every_colour_found(colour_result, label: str) -> None:
+    frame, truth, det = colour_result
+    box = dict(truth)[label]
+    assert coverage(box, det.boxes, *frame.shape[:2]) >= 0.98
+    for b in det.boxes:
+        assert b.source == "ocr" and b.confidence is not None
+        assert b.x >= 0 and b.y >= 0
+        assert b.x1 <= frame.shape[1] and b.y1 <= frame.shape[0]
+
+
+def test_boxes_are_moderate(colour_result) -> None:
+    _, truth, det = colour_result
+    text_area = sum(b.area for _, b in truth)
+    found_area = sum(b.area for b in det.boxes)
+    assert found_area <= 3 * text_area
+
+
+def test_texts_only_when_asked(colour_result) -> None:
+    frame, _, det = colour_result
+    words = {w.upper().strip(":") for w in det.texts}
+    assert "KORAVIN" in words
+    quiet = OcrDetector(max_passes=1).detect_frame(frame)
+    assert quiet.boxes and quiet.texts == []
+
+
+@pytest.mark.parametrize("name", ["us_000.dcm", "screen_001.dcm"])
+def test_fixture_ground_truth_found(detector: OcrDetector, name: str) -> None:
+    info = TRUTH["files"][name]
+    ds = pydicom.dcmread(FIXTURES / name)
+    det = detector.detect(ds)
+    covers = [coverage(b, det.boxes, info["rows"], info["columns"]) for b in info["boxes"]]
+    # Most lines fully covered, nearly all at least touched; large lines always covered.
+    assert sum(c >= 0.9 for c in covers) >= 0.7 * len(covers)
+    for b, c in zip(info["boxes"], covers, strict=True):
+        if b["size"] >= 16 and b["font"] != "PIL-default":
+            assert c >= 0.8, (name, b["size"], b["color"])
+
+
+# -- multi-frame ---------------------------------------------------------------------
+
+
+def test_cine_changing_text_in_frame_boxes_and_static_unioned(detector: OcrDetector) -> None:
+    name = "cine_000.dcm"
+    info = TRUTH["files"][name]
+    rows, cols = info["rows"], info["columns"]
+    det = detector.detect(pydicom.dcmread(FIXTURES / name))
+    changing = [b for b in info["boxes"] if b["frames"] is not None]
+    assert len(changing) == 2 * info["frames"]  # clock and frame counter per frame
+    for b in changing:
+        (k,) = b["frames"]
+        # What is redacted in frame k covers the line; the part that changes (the
+        # digits) comes from that frame's own boxes.
+        assert coverage(b, det.boxes + det.frame_boxes.get(k, []), rows, cols) >= 0.98, k
+        assert coverage(b, det.frame_boxes.get(k, []), rows, cols) > 0.2, k
+    # Static text: boxes apply to every frame; the large lines are among them.
+    static = [b for b in info["boxes"] if b["frames"] is None and b["size"] >= 16]
+    assert static
+    for b in static:
+        assert coverage(b, det.boxes, rows, cols) >= 0.98
+    assert any("changing region" in n for n in det.notes)
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def test_missing_tesseract_raises_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytesseract
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    frame = np.zeros((20, 20), dtype=np.uint8)
+    with pytest.raises(DetectionError, match="apt-get install tesseract-ocr"):
+        OcrDetector().detect_frame(frame)
+
+
+def test_bad_options_rejected() -> None:
+    with pytest.raises(ValueError, match="psm"):
+        OcrDetector(psm=6)
+    with pytest.raises(ValueError, match="max_passes"):
+        OcrDetector(max_passes=0)
+
+
+# -- scorer --------------------------------------------------------------------------
+
+
+def _redact_copy(src: Path, dst: Path, names: list[str], boxes: dict[str, list[Box]]) -> None:
+    dst.mkdir(exist_ok=True)
+    for name in names:
+        ds = pydicom.dcmread(src / name)
+        frames = [f.copy() for f in display_frames(ds)]
+        for f in frames:
+            for b in boxes.get(name, []):
+                f[b.y : b.y1, b.x : b.x1] = 0
+        score_detection._write_plain(ds, frames, dst / name)
+
+
+def _truth_for(names: list[str]) -> dict:
+    return {"version": 1, "files": {n: TRUTH["files"][n] for n in names}}
+
+
+def test_scorer_perfect_and_empty_redaction(tmp_path: Path) -> None:
+    names = ["us_008.dcm"]  # uncompressed RGB
+    truth = _truth_for(names)
+    gt_boxes = {
+        n: [Box(b["x"], b["y"], b["w"], b["h"]).pad(2) for b in truth["files"][n]["boxes"]]
+        for n in names
+    }
+    _redact_copy(FIXTURES, tmp_path / "full", names, gt_boxes)
+    full = score_detection.score(FIXTURES, tmp_path / "full", truth)
+    assert full.boxes == len(truth["files"]["us_008.dcm"]["boxes"])
+    assert full.recall == 1.0
+    # Pixel mode counts changed pixels only (black fill on black stays unchanged).
+    assert 0.5 <= full.over_redaction < 3.0
+
+    _redact_copy(FIXTURES, tmp_path / "none", names, {})
+    none = score_detection.score(FIXTURES, tmp_path / "none", truth)
+    assert none.recall < 0.5 and none.redacted_area == 0
+    assert all(f.reason.startswith(("coverage", "token")) for f in none.failures)
+
+
+def test_scorer_with_ocr_fill_and_boxes_json(tmp_path: Path, detector: OcrDetector) -> None:
+    names = ["screen_005.dcm"]  # uncompressed gray
+    truth = _truth_for(names)
+    boxes, _ = score_detection.fill_redact(FIXTURES, tmp_path / "red", names, detector)
+    by_pixels = score_detection.score(FIXTURES, tmp_path / "red", truth, ocr=False)
+    by_boxes = score_detection.score(FIXTURES, tmp_path / "red", truth, boxes, ocr=False)
+    assert by_boxes.boxes == by_pixels.boxes == len(truth["files"][names[0]]["boxes"])
+    # Box coverage is exact; pixel coverage can only add (fill-coloured pixels count).
+    assert by_pixels.removed >= by_boxes.removed
+    assert 0 < by_boxes.recall <= 1
+    assert by_boxes.redacted_area >= by_pixels.redacted_area > 0
