@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import traceback
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +29,11 @@ from .dicomio import (
     splice_pixel_data,
     write_atomically,
 )
-from .errors import DctRedactError, InvalidDicomError, UnsupportedError
+from .errors import DctRedactError, InvalidDicomError, ResourceLimitError, UnsupportedError
 from .geometry import Box
 from .handlers import HandlerEntry, get_handler
 from .handlers.base import Fill, Handler, HandlerResult, RedactionRequest
+from .limits import Limits, check_dataset, enforce
 
 __all__ = [
     "FileResult",
@@ -44,6 +46,29 @@ __all__ = [
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
+
+
+def _unexpected(exc: Exception, path: str | None = None) -> DctRedactError:
+    """Turn an exception no validation anticipated into a :class:`DctRedactError`.
+
+    The message names the exception type and where it was raised (function, module and
+    line), never the exception's own text, which may quote header values.
+    """
+    if isinstance(exc, MemoryError):
+        return ResourceLimitError(
+            "ran out of memory; lower Limits.max_decoded_bytes or give the process more memory",
+            path=path,
+        )
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" in {last.name} ({os.path.basename(last.filename)}:{last.lineno})"
+    return InvalidDicomError(
+        f"unexpected {type(exc).__name__}{where} while reading or redacting the file; "
+        "it is probably malformed",
+        path=path,
+    )
 
 
 def _as_fill(fill: Fill | str) -> Fill:
@@ -162,6 +187,7 @@ def redact_dataset(
     fill: Fill | str = Fill.BLACK,
     frame_boxes: Mapping[int, Sequence[Box]] | None = None,
     keep_syntax: bool = False,
+    limits: Limits | None = None,
 ) -> Dataset:
     """Return a copy of `ds` with `boxes` redacted in every frame.
 
@@ -177,6 +203,8 @@ def redact_dataset(
         Extra boxes for single frames (0-based).
     keep_syntax : bool
         Refuse inputs whose transfer syntax would have to change.
+    limits : Limits, optional
+        Resource limits (:class:`~dctredact.limits.Limits` defaults when None).
 
     Returns
     -------
@@ -189,9 +217,16 @@ def redact_dataset(
     DctRedactError
         When the dataset cannot be redacted.
     """
-    _, handler, _ = route(ds)
-    result = handler(ds, _request(boxes, fill, frame_boxes, keep_syntax))
-    return _apply(ds, result)
+    try:
+        with enforce(limits):
+            _, handler, _ = route(ds)
+            check_dataset(ds)
+            result = handler(ds, _request(boxes, fill, frame_boxes, keep_syntax))
+            return _apply(ds, result)
+    except DctRedactError:
+        raise
+    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+        raise _unexpected(exc) from None
 
 
 @dataclass
@@ -264,6 +299,7 @@ def redact_file(
     detectors: Sequence[Detector] = (),
     keep_syntax: bool = False,
     keep_text: bool = False,
+    limits: Limits | None = None,
 ) -> FileResult:
     """Redact one DICOM file into `dst` (written atomically; `src` is never modified).
 
@@ -285,6 +321,10 @@ def redact_file(
         Refuse rather than change the transfer syntax.
     keep_text : bool
         Keep recognised text in the result (off by default: it is patient data).
+    limits : Limits, optional
+        Resource limits (:class:`~dctredact.limits.Limits` defaults when None): sizes
+        declared by the header or a JPEG frame header are checked before any decoding,
+        and the time budget between frames.
 
     Returns
     -------
@@ -298,37 +338,14 @@ def redact_file(
     started = time.perf_counter()
     path = str(src)
     try:
-        dicom = read_dicom(src)
-        ds = dicom.dataset
-        result = FileResult(
-            input=path,
-            output=str(dst) if dst is not None else None,
-            outcome="failed",
-            transfer_syntax_in=dicom.transfer_syntax_uid,
-            sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
-            fill=_as_fill(fill).value,
-        )
-        entry, handler, _ = route(ds, path)
-        result.handler = entry.name
-        all_boxes = list(boxes)
-        per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
-        if detectors:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                found = detect(ds, detectors)
-            all_boxes.extend(found.boxes)
-            for k, v in found.frame_boxes.items():
-                per_frame.setdefault(k, []).extend(v)
-            result.notes.extend(found.notes)
-            if keep_text:
-                result.texts = list(found.texts)
-        request = _request(all_boxes, fill, per_frame, keep_syntax)
-        hres = handler(ds, request)
-        data = _output_bytes(dicom, hres)
-        if dst is not None:
-            write_atomically(dst, data)
+        with enforce(limits):
+            result, ds, hres, all_boxes, per_frame = _redact_file(
+                src, dst, boxes, fill, frame_boxes, detectors, keep_syntax, keep_text
+            )
     except DctRedactError as exc:
         raise exc.with_path(path) from None
+    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+        raise _unexpected(exc, path) from None
     result.boxes = all_boxes
     result.frame_boxes = per_frame
     result.frames = _frames(ds)
@@ -341,12 +358,63 @@ def redact_file(
     return result
 
 
+def _redact_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None,
+    boxes: Iterable[Box],
+    fill: Fill | str,
+    frame_boxes: Mapping[int, Sequence[Box]] | None,
+    detectors: Sequence[Detector],
+    keep_syntax: bool,
+    keep_text: bool,
+) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]]:
+    """The body of :func:`redact_file`, run under the file's limits."""
+    path = str(src)
+    dicom = read_dicom(src)
+    ds = dicom.dataset
+    result = FileResult(
+        input=path,
+        output=str(dst) if dst is not None else None,
+        outcome="failed",
+        transfer_syntax_in=dicom.transfer_syntax_uid,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+        fill=_as_fill(fill).value,
+    )
+    entry, handler, _ = route(ds, path)
+    result.handler = entry.name
+    check_dataset(ds)
+    all_boxes = list(boxes)
+    per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
+    if detectors:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = detect(ds, detectors)
+        all_boxes.extend(found.boxes)
+        for k, v in found.frame_boxes.items():
+            per_frame.setdefault(k, []).extend(v)
+        result.notes.extend(found.notes)
+        if keep_text:
+            result.texts = list(found.texts)
+    request = _request(all_boxes, fill, per_frame, keep_syntax)
+    hres = handler(ds, request)
+    data = _output_bytes(dicom, hres)
+    if dst is not None:
+        try:
+            write_atomically(dst, data)
+        except OSError as exc:
+            raise DctRedactError(
+                f"cannot write the output {dst}: {exc.strerror or type(exc).__name__}"
+            ) from None
+    return result, ds, hres, all_boxes, per_frame
+
+
 def scan_file(
     src: str | os.PathLike[str],
     boxes: Iterable[Box] = (),
     detectors: Sequence[Detector] = (),
     *,
     keep_text: bool = False,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """Run detection on one file and return what would be redacted (nothing is written).
 
@@ -357,12 +425,16 @@ def scan_file(
     """
     path = str(src)
     try:
-        dicom = read_dicom(src)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found = detect(dicom.dataset, detectors)
+        with enforce(limits):
+            dicom = read_dicom(src)
+            check_dataset(dicom.dataset)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = detect(dicom.dataset, detectors)
     except DctRedactError as exc:
         raise exc.with_path(path) from None
+    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+        raise _unexpected(exc, path) from None
     record = FileResult(
         input=path,
         output=None,
@@ -381,7 +453,7 @@ def scan_file(
 def _frames(ds: Dataset) -> int:
     try:
         return int(ds.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
+    except Exception:  # validated by the handler; a report must not fail on it
         return 1
 
 

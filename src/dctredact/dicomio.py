@@ -24,6 +24,7 @@ from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.tag import Tag
 
+from . import limits
 from .errors import DctRedactError, InvalidDicomError
 
 __all__ = [
@@ -140,6 +141,7 @@ def number_of_frames(ds: Dataset, path: str = "") -> int:
         raise InvalidDicomError(
             f"(0028,0008) Number of Frames is {frames}; expected >= 1", path=path or None
         )
+    limits.current().limits.check_frames(frames)
     return frames
 
 
@@ -162,6 +164,7 @@ def encapsulated_frames(ds: Dataset, path: str = "") -> Iterator[bytes]:
     if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
         eot = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
     count = 0
+    budget = limits.current()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -175,6 +178,7 @@ def encapsulated_frames(ds: Dataset, path: str = "") -> Iterator[bytes]:
                         "(0028,0008) Number of Frames declares",
                         path=where,
                     )
+                budget.check_time(f"frame {count}")
                 yield frame
     except DctRedactError:
         raise

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ..errors import DctRedactError, InvalidDicomError, UnsupportedError
+from ..limits import current
 from .base import HandlerResult, RedactionRequest
 from .native import PixelLayout, plan_fill, redact_frames
 
@@ -248,7 +249,9 @@ def _encode_frames(
         kwargs["planar_configuration"] = 0
     decoder = get_decoder(uid)
     frames: list[bytes] = []
+    budget = current()
     for index in range(arr.shape[0]):
+        budget.check_time(f"encoding frame {index + 1}")
         frame = arr[index] if layout.samples_per_pixel > 1 else arr[index, ..., 0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -329,6 +332,7 @@ def redact(ds: Dataset, request: RedactionRequest) -> HandlerResult:
     if "PixelData" not in ds:
         raise InvalidDicomError("no Pixel Data (7FE0,0010) element; expected an image")
     layout = _source_layout(ds)
+    layout.check_limits()
 
     arr, meta = _decode(ds, tsuid, layout)
     decoded = _decoded_layout(layout, meta)

@@ -214,6 +214,23 @@ class PixelLayout:
                 "expected MONOCHROME1 or MONOCHROME2"
             )
 
+    def check_limits(self) -> None:
+        """Check the declared size against the resource limits in force, before decoding.
+
+        Raises
+        ------
+        ResourceLimitError
+            When a frame has too many pixels, there are too many frames, or the samples
+            would take more than :attr:`Limits.max_decoded_bytes`.
+        """
+        from ..limits import current
+
+        limits = current().limits
+        limits.check_frame(self.columns, self.rows)
+        limits.check_frames(self.frames)
+        nbytes = self.rows * self.columns * self.samples_per_pixel * self.frames
+        limits.check_bytes(nbytes * max(self.bits_allocated // 8, 1))
+
     @property
     def signed(self) -> bool:
         """True for two's complement samples."""
@@ -585,6 +602,7 @@ def redact(ds: Dataset, request: RedactionRequest) -> HandlerResult:
             f"{', '.join(NATIVE_SYNTAXES)}"
         )
     layout = PixelLayout.from_dataset(ds)
+    layout.check_limits()
     if layout.is_ybr_422 and (layout.columns % 2 or layout.planar_configuration):
         raise UnsupportedError(
             f"native YBR_FULL_422 needs an even number of Columns ({layout.columns}) and "

@@ -423,6 +423,7 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
             if frame is not None:
                 raise JpegStreamError(f"second frame header {marker_name(marker)} at byte {pos}")
             frame = _parse_sof(marker, payload, pos)
+            _check_limits(frame, pos)
         elif marker == DHT:
             for table in _parse_dht(payload, pos):
                 (ac if table.table_class else dc)[table.table_id] = table
@@ -481,6 +482,24 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
     return JpegStream(
         data, segments, frame, scans, qt, adobe, jfif, eoi_end, has_eoi, restart, notes
     )
+
+
+def _check_limits(frame: FrameHeader, where: int) -> None:
+    """Refuse a frame header whose size exceeds the limits in force, before decoding.
+
+    The coefficient buffers (2 bytes per coefficient, whole MCUs) are what decoding
+    allocates, so they are what :attr:`Limits.max_decoded_bytes` is checked against.
+    """
+    from ..limits import current
+
+    limits = current().limits
+    name = f"{marker_name(frame.marker)} at byte {where}"
+    limits.check_frame(frame.columns, frame.rows, what=name)
+    hmax = max(c.h for c in frame.components)
+    vmax = max(c.v for c in frame.components)
+    mcus = -(-frame.columns // (8 * hmax)) * -(-frame.rows // (8 * vmax))
+    blocks = mcus * sum(c.h * c.v for c in frame.components)
+    limits.check_bytes(blocks * 64 * 2, what=f"decoding the coefficients of {name}")
 
 
 def _parse_sof(marker: int, payload: bytes, where: int) -> FrameHeader:
