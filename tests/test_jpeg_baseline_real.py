@@ -80,7 +80,8 @@ def check_redaction(src: str | Path, dst: Path, boxes: list[Box], fill: Fill) ->
             head_a[start:end] = head_b[start:end]
     assert bytes(head_a) == head_b
     assert after.data[after.pixel_span[2] :] == before.data[before.pixel_span[2] :]
-    mono1 = before.dataset.PhotometricInterpretation == "MONOCHROME1"
+    photometric = str(before.dataset.PhotometricInterpretation)
+    mono1 = photometric == "MONOCHROME1"
     allowed = frozenset({SOF0, SOF1})
     in_frames, out_frames = frames_of(src), frames_of(dst)
     assert len(in_frames) == len(out_frames)
@@ -92,7 +93,7 @@ def check_redaction(src: str | Path, dst: Path, boxes: list[Box], fill: Fill) ->
         masks = plan_blocks(geometry, boxes)
         total += sum(int(m.sum()) for m in masks)
         a, b = libjpeg_coefficients(fin), libjpeg_coefficients(fout)
-        dc = fill_dc_values(stream, fill, monochrome1=mono1)
+        dc = fill_dc_values(stream, fill, photometric=photometric)
         for index, (ca, cb) in enumerate(zip(a, b, strict=True)):
             g = geometry.component(index)
             mask = masks[index][: g.blocks_high, : g.blocks_wide]
@@ -100,17 +101,19 @@ def check_redaction(src: str | Path, dst: Path, boxes: list[Box], fill: Fill) ->
             assert not cb[mask][:, 1:].any()
             if fill is Fill.BLACK:
                 assert (cb[mask][:, 0] == dc[index]).all()
-        # Two independent decoders accept every frame.
-        pylibjpeg_decode(fout)
-        pixels = pillow_decode(fout, raw=stream.colour_model == "YCbCr").astype(int)
+        # Two independent decoders accept every frame; libjpeg's raw components (no
+        # colour transform) show what each channel holds.
+        pillow_decode(fout)
+        raw = pylibjpeg_decode(fout).astype(int)
         if fill is not Fill.BLACK:
             continue
+        model = stream.display_model(photometric)
         for box in boxes:
             c = box.clip(f.columns, f.rows)
             if c.is_empty():
                 continue
-            region = pixels[c.y : c.y1, c.x : c.x1]
-            if stream.colour_model == "YCbCr":
+            region = raw[c.y : c.y1, c.x : c.x1]
+            if model == "YCbCr":
                 region = region[..., 0]  # luma; chroma edges blend with neighbours
             expected = 255 if mono1 else 0
             assert np.abs(region - expected).max() <= 1, f"box {box} not black"
@@ -182,3 +185,18 @@ def test_no_boxes_writes_the_input_unchanged(tmp_path: Path) -> None:
     result = redact_file(src, out, [])
     assert result.outcome == "no-text" and result.changed == 0
     assert out.read_bytes() == Path(src).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "name", ["SC_jpeg_no_color_transform.dcm", "SC_jpeg_no_color_transform_2.dcm"]
+)
+def test_rgb_streams_display_black_in_a_dicom_reader(name: str, tmp_path: Path) -> None:
+    # One stream says RGB with APP14, the other says nothing: pydicom (following
+    # Photometric Interpretation RGB) shows both boxes black in every channel.
+    out = tmp_path / "out.dcm"
+    redact_file(real_path(name), out, [Box(0, 0, 64, 64)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pixels = pydicom.dcmread(out).pixel_array
+    assert pixels[:64, :64].max() == 0
+    assert pixels[64:, 64:].max() > 0

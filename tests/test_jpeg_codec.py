@@ -121,7 +121,9 @@ def test_black_fill_decodes_black_for_every_colour_model() -> None:
             c[..., 1:6] = rng.integers(-5, 6, (*c.shape[:2], 5))
         quant = [[3] * 64, [7] * 64]  # DC quantizers that do not divide 1024
         stream = build_stream(geometry, coefs, quant, **extra)
-        out = redact_stream(stream, [Box(0, 0, 48, 16)], Fill.BLACK, monochrome1=mono1).data
+        out = redact_stream(
+            stream, [Box(0, 0, 48, 16)], Fill.BLACK, photometric="MONOCHROME1" if mono1 else None
+        ).data
         pixels = pillow_decode(out, raw="adobe_transform" not in extra).astype(int)
         region = pixels[:16, :48]
         if len(sampling) == 1:

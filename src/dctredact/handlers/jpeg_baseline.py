@@ -43,7 +43,7 @@ def check_frame_header(ds: Dataset, sof: FrameHeader, frame: int) -> None:
 
 
 def _redact(ds: Dataset, request: RedactionRequest, allowed: frozenset[int]) -> HandlerResult:
-    monochrome1 = str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip() or None
     frames_out: list[bytes] = []
     changed = 0
     notes: dict[str, int] = {}
@@ -51,7 +51,7 @@ def _redact(ds: Dataset, request: RedactionRequest, allowed: frozenset[int]) -> 
         boxes = request.boxes_for(index)
         try:
             result = redact_stream(
-                frame, boxes, request.fill, monochrome1=monochrome1, allowed_sof=allowed
+                frame, boxes, request.fill, photometric=photometric, allowed_sof=allowed
             )
             assert result.header is not None
             check_frame_header(ds, result.header, index)

@@ -98,7 +98,7 @@ def decode_coefficients(stream: JpegStream) -> Coefficients:
     return coefs
 
 
-def fill_dc_values(stream: JpegStream, fill: Fill, *, monochrome1: bool = False) -> list[int]:
+def fill_dc_values(stream: JpegStream, fill: Fill, *, photometric: str | None = None) -> list[int]:
     """The quantized DC value each component's blocks get for `fill`.
 
     Only meaningful for ``black`` (and ``gray``, where it is 0). The value is chosen so
@@ -112,10 +112,12 @@ def fill_dc_values(stream: JpegStream, fill: Fill, *, monochrome1: bool = False)
         The parsed stream (for quantization tables and colour model).
     fill : Fill
         The fill mode.
-    monochrome1 : bool
-        The DICOM Photometric Interpretation is MONOCHROME1 (0 displays white).
+    photometric : str, optional
+        The DICOM Photometric Interpretation: MONOCHROME1 inverts black, and RGB decides
+        streams that do not signal their colour space (:meth:`JpegStream.display_model`).
     """
-    model = stream.colour_model
+    model = stream.display_model(photometric)
+    monochrome1 = photometric == "MONOCHROME1"
     values = []
     for index, comp in enumerate(stream.frame.components):
         q0 = stream.quant_tables[comp.tq][0]
@@ -252,7 +254,7 @@ def redact_stream(
     boxes: Sequence[Box],
     fill: Fill = Fill.BLACK,
     *,
-    monochrome1: bool = False,
+    photometric: str | None = None,
     allowed_sof: frozenset[int] = frozenset({SOF0}),
     verify: bool = True,
 ) -> StreamRedaction:
@@ -266,8 +268,8 @@ def redact_stream(
         Boxes in image pixels; parts outside the image are ignored.
     fill : Fill
         ``black``, ``gray`` or ``flat``.
-    monochrome1 : bool
-        The image is MONOCHROME1, so "black" is the maximum sample value.
+    photometric : str, optional
+        The DICOM Photometric Interpretation (MONOCHROME1: "black" is the maximum).
     allowed_sof : frozenset of int
         Frame markers accepted (SOF0; SOF1 for 8-bit JPEG Extended streams).
     verify : bool
@@ -292,7 +294,7 @@ def redact_stream(
         decode_coefficients(stream)
         return StreamRedaction(data, counts, False, notes, stream.frame)
     coefs = decode_coefficients(stream)
-    apply_fill(coefs, masks, fill, fill_dc_values(stream, fill, monochrome1=monochrome1))
+    apply_fill(coefs, masks, fill, fill_dc_values(stream, fill, photometric=photometric))
     out, new_tables = encode_stream(stream, coefs)
     trailing = data[stream.eoi_end :]
     if trailing and trailing != b"\x00":  # a single 0x00 is the DICOM item padding

@@ -271,6 +271,27 @@ class JpegStream:
             return "YCCK" if self.adobe_transform == 2 else "CMYK"
         return f"{n} components"
 
+    def display_model(self, photometric: str | None = None) -> str:
+        """The colour model a DICOM viewer applies, given (0028,0004).
+
+        Like :attr:`colour_model`, except for a 3-component stream that signals nothing
+        (no JFIF, no Adobe APP14, component ids not 'R','G','B'): with Photometric
+        Interpretation RGB and no chroma subsampling, DICOM readers (pydicom, DCMTK) take
+        its components as R, G, B (PS3.5 8.2.1), so that is what "black" must mean. A
+        subsampled stream is YCbCr whatever the header says (nobody subsamples RGB).
+        """
+        model = self.colour_model
+        f = self.frame
+        if (
+            model == "YCbCr"
+            and photometric == "RGB"
+            and not self.jfif
+            and self.adobe_transform is None
+            and len(set(f.sampling)) == 1
+        ):
+            return "RGB"
+        return model
+
     def segments_named(self, prefix: str) -> list[Segment]:
         """Segments whose name starts with `prefix` (e.g. ``"APP"``, ``"COM"``)."""
         return [s for s in self.segments if s.name.startswith(prefix)]
