@@ -14,11 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .api import FileResult, redact_file, scan_file
+from .api import scan_file
+from .batch import BatchOptions, BatchSummary, Job, discover, plan_jobs, run_jobs
 from .detect.base import Detector
 from .errors import DctRedactError
 from .geometry import Box, parse_box
 from .handlers.base import Fill
+from .report import ReportWriter, load_report, record_key, write_report, write_uid_map
 from .settings import Settings
 
 app = typer.Typer(
@@ -43,28 +45,11 @@ def _boxes(values: list[str] | None) -> list[Box]:
         raise typer.BadParameter(exc.reason, param_hint="--box") from None
 
 
-def _is_dicom(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
-
-
 def _inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     """(file, path relative to its input root) for every DICOM file under `inputs`."""
-    found: list[tuple[Path, Path]] = []
-    several = len(inputs) > 1
-    for root in inputs:
-        if root.is_dir():
-            for p in sorted(root.rglob("*")):
-                if p.is_file() and _is_dicom(p):
-                    rel = p.relative_to(root)
-                    found.append((p, Path(root.name) / rel if several else rel))
-        else:
-            found.append((root, Path(root.name)))
-    return found
+    from .batch import discover
+
+    return discover(inputs)[0]
 
 
 OcrOpt = Annotated[
@@ -98,6 +83,39 @@ TextOpt = Annotated[
         "--report-text", help="Include recognised text in the report (it is patient data)."
     ),
 ]
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML file of options (same names as the flags; flags override it)."
+    ),
+]
+
+_PATH_PARAMS = frozenset({"rules", "boxes", "report", "quarantine", "uid_map", "html"})
+
+
+def _with_config(ctx: typer.Context, config: Path | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill parameters not given on the command line from the TOML `config`."""
+    from click.core import ParameterSource
+
+    values.pop("ctx", None)
+    if config is None:
+        return values
+    from .config import load_config
+
+    try:
+        conf = load_config(config)
+    except DctRedactError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for key, value in conf.items():
+        if key not in values:
+            _err(f"error: {config}: {key.replace('_', '-')} does not apply to this command")
+            raise typer.Exit(EXIT_USAGE)
+        if ctx.get_parameter_source(key) in (None, ParameterSource.DEFAULT):
+            values[key] = Path(value) if key in _PATH_PARAMS else value
+    return values
 
 
 def _settings(
@@ -136,6 +154,7 @@ def _detectors(settings: Settings) -> list[Detector]:
 
 @app.command()
 def redact(
+    ctx: typer.Context,
     inputs: Annotated[
         list[Path], typer.Argument(help="DICOM files or folders (searched recursively).")
     ],
@@ -158,61 +177,284 @@ def redact(
         bool, typer.Option("--json", help="Print one JSON record per file on stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only print errors.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Print a line for every file.")
+    ] = False,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Worker processes.")] = 1,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL audit report, also used to resume "
+            "[default: OUTDIR/dctredact-report.jsonl for folders]."
+        ),
+    ] = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Copy files that failed or were skipped here (never into OUTDIR)."),
+    ] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place", help="Allow the output to be (inside) an input: inputs are replaced."
+        ),
+    ] = False,
+    mark_clean: Annotated[
+        bool,
+        typer.Option(
+            "--mark-clean",
+            help="Set Burned In Annotation to NO and add Clean Pixel Data Option (113101, DCM).",
+        ),
+    ] = False,
+    new_uids: Annotated[
+        bool,
+        typer.Option(
+            "--new-uids", help="Replace SOP Instance UIDs (deterministic from --uid-salt)."
+        ),
+    ] = False,
+    uid_salt: Annotated[
+        str | None,
+        typer.Option(envvar="DCTREDACT_UID_SALT", help="Secret salt for --new-uids."),
+    ] = None,
+    uid_map: Annotated[
+        Path | None,
+        typer.Option(help="CSV of old -> new UIDs [default: OUTDIR-uid-map.csv beside OUTDIR]."),
+    ] = None,
+    allow_skip: Annotated[
+        bool,
+        typer.Option(
+            "--allow-skip", help="Exit 0 even when files were skipped (video, no Pixel Data)."
+        ),
+    ] = False,
+    dask: Annotated[
+        str | None, typer.Option(help="Run on this Dask scheduler (tcp://host:8786).")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a before/after contact sheet (HTML) here.")
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Find and redact burned-in text; the output keeps its transfer syntax where possible.
 
-    Text is found by OCR, by CTP rules and from explicit boxes; the union is redacted.
-    A file that cannot be redacted is not written, and the exit code is 1.
+    Folders are searched recursively (DICOM is recognised by content) and mirrored under
+    OUTPUT. Text is found by OCR, by CTP rules and from explicit boxes; the union is
+    redacted. A file that cannot be redacted is not written. Re-running the same command
+    skips files already done (same input bytes, same settings, output intact).
+
+    Exit codes: 0 every file written; 1 a file failed, or was skipped without
+    --allow-skip; 2 usage error.
     """
+    values = _with_config(ctx, config, dict(locals()))
+    box, fill, ocr, rules, boxes = (values[k] for k in ("box", "fill", "ocr", "rules", "boxes"))
     settings = _settings(
         box,
         fill,
         ocr,
         rules,
         boxes,
-        keep_us_regions,
-        ocr_confidence,
-        ocr_padding,
-        keep_syntax,
-        report_text,
+        values["keep_us_regions"],
+        values["ocr_confidence"],
+        values["ocr_padding"],
+        values["keep_syntax"],
+        values["report_text"],
     )
-    files = _inputs(inputs)
+    quiet, verbose, jobs = values["quiet"], values["verbose"], values["jobs"]
+    report, quarantine, uid_map, html = (
+        values[k] for k in ("report", "quarantine", "uid_map", "html")
+    )
+    if values["new_uids"] and not values["uid_salt"]:
+        _err("error: --new-uids needs a secret --uid-salt (or DCTREDACT_UID_SALT)")
+        raise typer.Exit(EXIT_USAGE)
+    options = BatchOptions(
+        settings=settings,
+        mark_clean=values["mark_clean"],
+        new_uids=values["new_uids"],
+        uid_salt=values["uid_salt"] or "",
+        quarantine=str(quarantine) if quarantine else None,
+        in_place=in_place,
+    )
+    single = len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir()
+    _check_locations(inputs, output, in_place=in_place, quarantine=quarantine, single=single)
+    exclude = [q for q in (quarantine,) if q is not None]
+    if not single and not any(output.resolve() == i.resolve() for i in inputs):
+        exclude.append(output)
+    files, ignored = discover(inputs, exclude)
     if not files:
         _err("error: no DICOM files found in the inputs")
         raise typer.Exit(EXIT_USAGE)
-    single = len(files) == 1 and not inputs[0].is_dir() and not output.is_dir()
-    if single and files[0][0].resolve() == output.resolve():
-        _err(f"error: {output}: output is the input; refusing to overwrite it")
-        raise typer.Exit(EXIT_USAGE)
-    detectors = _detectors(settings)
-    failed = 0
-    for src, rel in files:
-        dst = output if single else output / rel
+    _detectors(settings)  # validate rule and box files before any work
+    if report is None and not single:
+        report = output / REPORT_NAME
+    previous = load_report(report)
+    try:
+        job_list = plan_jobs(files, output, single=single, previous=previous)
+    except DctRedactError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    summary = _run_with_progress(
+        job_list, options, jobs, values["dask"], report, previous, quiet, verbose, json_out
+    )
+    if options.new_uids:
+        map_path = uid_map or output.parent / f"{output.name}-uid-map.csv"
+        rows = write_uid_map(map_path, [*previous.values(), *summary.records])
+        if not quiet:
+            _err(f"UID map: {map_path} ({rows} UID(s))")
+    if html is not None:
+        from .preview import contact_sheet
+
+        contact_sheet(_latest(previous, summary.records), html)
+        if not quiet:
+            _err(f"contact sheet: {html}")
+    if not quiet:
+        _print_summary(summary, ignored, report)
+    bad = summary.failed or (summary.skipped and not values["allow_skip"])
+    raise typer.Exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+REPORT_NAME = "dctredact-report.jsonl"
+
+
+def _latest(
+    previous: dict[str, dict[str, Any]], records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    merged = dict(previous)
+    for r in records:
+        merged[record_key(r["input"])] = r
+    return list(merged.values())
+
+
+def _check_locations(
+    inputs: list[Path], output: Path, *, in_place: bool, quarantine: Path | None, single: bool
+) -> None:
+    out = output.resolve()
+    for inp in inputs:
+        root = inp.resolve()
+        if root == out:
+            if not in_place:
+                _err(
+                    f"error: {output}: output is the input; refusing to overwrite it "
+                    "(give --in-place to replace the inputs)"
+                )
+                raise typer.Exit(EXIT_USAGE)
+        elif inp.is_dir() and out.is_relative_to(root) and not in_place:
+            _err(
+                f"error: {output} is inside the input folder {inp}; choose an output "
+                "outside the input tree (or give --in-place)"
+            )
+            raise typer.Exit(EXIT_USAGE)
+    if quarantine is not None and not single:
+        q = quarantine.resolve()
+        if q == out or q.is_relative_to(out):
+            _err(
+                f"error: quarantine {quarantine} is inside the output {output}: failed "
+                "files are not redacted and must not be mixed with the output"
+            )
+            raise typer.Exit(EXIT_USAGE)
+
+
+def _run_with_progress(
+    job_list: list[Job],
+    options: BatchOptions,
+    jobs: int,
+    dask: str | None,
+    report: Path | None,
+    previous: dict[str, dict[str, Any]],
+    quiet: bool,
+    verbose: bool,
+    json_out: bool,
+) -> BatchSummary:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True, highlight=False)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not sys.stderr.isatty(),
+    )
+    writer = ReportWriter(report) if report is not None else None
+    new_records: list[dict[str, Any]] = []
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+
+    def emit(message: str) -> None:
+        if progress.live.is_started:
+            progress.console.print(message, markup=False, soft_wrap=True)
+        else:
+            _err(message)
+
+    with progress:
+        task = progress.add_task("redacting", total=len(job_list))
+
+        def on_record(record: dict[str, Any]) -> None:
+            outcome = record.get("outcome")
+            if writer is not None and not record.get("resumed"):
+                writer.write(record)
+            new_records.append(record)
+            if json_out:
+                typer.echo(json.dumps(record, sort_keys=True))
+            if outcome == "failed":
+                counts["failed"] += 1
+                emit(f"FAILED {record['input']}: {record.get('error')}")
+            elif outcome == "skipped":
+                counts["skipped"] += 1
+                emit(f"SKIPPED {record['input']}: {record.get('error')}")
+            else:
+                counts["ok"] += 1
+                if verbose:
+                    done = " (already done)" if record.get("resumed") else ""
+                    emit(
+                        f"{outcome:9s} {record['input']} -> {record['output']} "
+                        f"({record.get('handler')}, {len(record.get('boxes') or [])} box(es), "
+                        f"{record.get('changed')} {record.get('unit')}){done}"
+                    )
+            progress.update(
+                task,
+                advance=1,
+                description=f"ok {counts['ok']} failed {counts['failed']} "
+                f"skipped {counts['skipped']}",
+            )
+
         try:
-            result = redact_file(
-                src,
-                dst,
-                settings.boxes,
-                fill=settings.fill,
-                detectors=detectors,
-                keep_syntax=settings.keep_syntax,
-                keep_text=settings.report_text,
+            summary = run_jobs(
+                job_list, options, workers=jobs, dask_address=dask, on_record=on_record
             )
         except DctRedactError as exc:
-            failed += 1
-            result = FileResult(input=str(src), output=None, outcome="failed", error=exc.reason)
-            _err(f"FAILED {exc}")
-        else:
-            if not quiet:
-                _err(
-                    f"{result.outcome:9s} {src} -> {dst} ({result.handler}, "
-                    f"{len(result.boxes)} box(es), {result.changed} {result.unit})"
-                )
-        if json_out:
-            typer.echo(json.dumps(result.to_json()))
-    if not quiet:
-        _err(f"{len(files) - failed} of {len(files)} file(s) written; {failed} failed")
-    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+            _err(f"error: {exc}")
+            raise typer.Exit(EXIT_FAILED) from None
+        finally:
+            if writer is not None:
+                writer.close()
+                assert report is not None
+                write_report(report, _latest(previous, new_records))
+    return summary
+
+
+def _print_summary(summary: BatchSummary, ignored: int, report: Path | None) -> None:
+    o = summary.outcomes
+    rate = summary.total / summary.elapsed if summary.elapsed > 0 else 0.0
+    parts = [f"{o.get('redacted', 0)} redacted", f"{o.get('no-text', 0)} no-text"]
+    if summary.resumed:
+        parts.append(f"{summary.resumed} already done")
+    _err(
+        f"{summary.written} of {summary.total} file(s) written ({', '.join(parts)}); "
+        f"{summary.failed} failed, {summary.skipped} skipped in {summary.elapsed:.1f} s "
+        f"({rate:.1f} files/s)"
+    )
+    if ignored:
+        _err(f"{ignored} non-DICOM file(s) ignored")
+    if report is not None:
+        _err(f"report: {report}")
 
 
 @app.command()

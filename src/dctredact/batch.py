@@ -1,0 +1,539 @@
+"""Batch runs: many files, worker processes or a Dask cluster, an audit record per file.
+
+The unit of work is :func:`process_one`: a picklable :class:`Job` and :class:`BatchOptions`
+in, a JSON-ready record out. It never raises for a bad file: failures become records.
+The same function runs in-process (``-j 1``), in a :class:`~concurrent.futures.
+ProcessPoolExecutor` (``-j N``) or on Dask workers (``--dask``), so every backend writes
+the same outputs and the same records.
+
+Fail closed: a file that cannot be redacted is not written (optionally copied to a
+quarantine folder); outputs appear only through an atomic rename.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID, generate_uid
+
+from . import __version__
+from .detect.base import Detector
+from .dicomio import dataset_bytes, write_atomically
+from .errors import DctRedactError, UnsupportedError
+from .report import SUCCESS, record_key
+from .settings import Settings
+
+__all__ = [
+    "CLEAN_PIXEL_CODE",
+    "BatchOptions",
+    "BatchSummary",
+    "Job",
+    "discover",
+    "is_dicom",
+    "mark_dataset",
+    "new_sop_uid",
+    "plan_jobs",
+    "process_one",
+    "run_local",
+]
+
+#: (code value, coding scheme, meaning) of the Clean Pixel Data Option (PS3.16 CID 7050).
+CLEAN_PIXEL_CODE = ("113101", "DCM", "Clean Pixel Data Option")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Everything a worker needs besides the file (picklable).
+
+    Attributes
+    ----------
+    settings : Settings
+        Detection and fill policy.
+    mark_clean : bool
+        Set Burned In Annotation to NO and add the Clean Pixel Data Option code.
+    new_uids : bool
+        Replace the SOP Instance UID (and Media Storage SOP Instance UID).
+    uid_salt : str
+        Secret mixed into new UIDs; the same salt gives the same UIDs in every run.
+    quarantine : str or None
+        Folder that receives a copy of every file that failed or was skipped.
+    in_place : bool
+        Outputs may replace their inputs.
+    """
+
+    settings: Settings = field(default_factory=Settings)
+    mark_clean: bool = False
+    new_uids: bool = False
+    uid_salt: str = ""
+    quarantine: str | None = None
+    in_place: bool = False
+
+    def digest(self) -> str:
+        """Hash of everything that changes output bytes: settings plus header options."""
+        salt = hashlib.sha256(self.uid_salt.encode()).hexdigest() if self.new_uids else ""
+        parts = {
+            "settings": self.settings.digest(),
+            "mark_clean": self.mark_clean,
+            "new_uids": self.new_uids,
+            "salt": salt,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def edits_header(self) -> bool:
+        """True when elements other than Pixel Data are changed."""
+        return self.mark_clean or self.new_uids
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file of a batch.
+
+    Attributes
+    ----------
+    src : str
+        Absolute input path.
+    rel : str
+        Path relative to its input root (mirrored under the output folder).
+    dst : str
+        Absolute output path.
+    previous : dict or None
+        The last successful record for this input (for resuming), if any.
+    """
+
+    src: str
+    rel: str
+    dst: str
+    previous: dict[str, Any] | None = None
+
+
+@dataclass
+class BatchSummary:
+    """Counts of a finished (or interrupted) run."""
+
+    total: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    elapsed: float = 0.0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Count one record."""
+        outcome = str(record.get("outcome"))
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if record.get("resumed"):
+            self.resumed += 1
+        self.records.append(record)
+
+    @property
+    def written(self) -> int:
+        """Files whose output exists and is complete."""
+        return sum(self.outcomes.get(o, 0) for o in SUCCESS)
+
+    @property
+    def failed(self) -> int:
+        """Files that could not be redacted."""
+        return self.outcomes.get("failed", 0)
+
+    @property
+    def skipped(self) -> int:
+        """Files this tool does not redact (video, no Pixel Data)."""
+        return self.outcomes.get("skipped", 0)
+
+
+# -- discovery ------------------------------------------------------------------------
+
+
+def is_dicom(path: Path) -> bool:
+    """True when `path` is a DICOM Part 10 file ('DICM' after the 128-byte preamble)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def discover(
+    inputs: Sequence[Path], exclude: Iterable[Path] = ()
+) -> tuple[list[tuple[Path, Path]], int]:
+    """Find the DICOM files under `inputs`, identified by content, not extension.
+
+    Parameters
+    ----------
+    inputs : sequence of Path
+        Files (taken as they are, DICOM or not: they were named explicitly) and folders
+        (searched recursively).
+    exclude : iterable of Path
+        Folders whose contents are never inputs (output, quarantine).
+
+    Returns
+    -------
+    tuple
+        ``(file, path relative to its root)`` pairs in a stable order, and the number of
+        files under the folders that were ignored because they are not DICOM.
+    """
+    excluded = [p.resolve() for p in exclude]
+    found: list[tuple[Path, Path]] = []
+    ignored = 0
+    several = len(inputs) > 1
+    for root in inputs:
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if not p.is_file() or p.name.endswith(".part"):
+                    continue
+                resolved = p.resolve()
+                if any(resolved.is_relative_to(e) for e in excluded):
+                    continue
+                if not is_dicom(p):
+                    ignored += 1
+                    continue
+                rel = p.relative_to(root)
+                found.append((p, Path(root.resolve().name) / rel if several else rel))
+        else:
+            found.append((root, Path(root.name)))
+    return found, ignored
+
+
+def plan_jobs(
+    files: Sequence[tuple[Path, Path]],
+    output: Path,
+    *,
+    single: bool,
+    previous: dict[str, dict[str, Any]] | None = None,
+) -> list[Job]:
+    """Map discovered files onto output paths (mirroring the tree) and earlier records.
+
+    Raises
+    ------
+    DctRedactError
+        When two inputs would be written to the same output.
+    """
+    previous = previous or {}
+    jobs: list[Job] = []
+    seen: dict[str, str] = {}
+    for src, rel in files:
+        dst = os.path.abspath(output if single else output / rel)
+        key = record_key(src)
+        if dst in seen and seen[dst] != key:
+            raise DctRedactError(f"{seen[dst]} and {key} would both be written to {dst}")
+        seen[dst] = key
+        prev = previous.get(key)
+        jobs.append(
+            Job(key, rel.as_posix(), dst, prev if prev and prev.get("outcome") in SUCCESS else None)
+        )
+    return jobs
+
+
+# -- header edits -----------------------------------------------------------------------
+
+
+def new_sop_uid(old: str, salt: str) -> str:
+    """The replacement SOP Instance UID: deterministic in (`salt`, `old`)."""
+    return str(generate_uid(entropy_srcs=[salt, old]))
+
+
+def mark_dataset(ds: Dataset, options: BatchOptions) -> dict[str, str]:
+    """Apply the requested header edits to an output dataset in place.
+
+    Returns
+    -------
+    dict
+        What was changed (keyword -> short description), for the record.
+    """
+    changes: dict[str, str] = {}
+    if options.mark_clean:
+        ds.BurnedInAnnotation = "NO"
+        changes["BurnedInAnnotation"] = "NO"
+        seq = ds.get("DeidentificationMethodCodeSequence")
+        items = list(seq) if seq is not None else []
+        code, scheme, meaning = CLEAN_PIXEL_CODE
+        if not any(
+            str(i.get("CodeValue", "")) == code
+            and str(i.get("CodingSchemeDesignator", "")) == scheme
+            for i in items
+        ):
+            item = Dataset()
+            item.CodeValue = code
+            item.CodingSchemeDesignator = scheme
+            item.CodeMeaning = meaning
+            items.append(item)
+            changes["DeidentificationMethodCodeSequence"] = f"+({code}, {scheme})"
+        ds.DeidentificationMethodCodeSequence = DicomSequence(items)
+    if options.new_uids:
+        old = str(ds.get("SOPInstanceUID", ""))
+        if not old:
+            raise DctRedactError("--new-uids: the file has no (0008,0018) SOP Instance UID")
+        new = new_sop_uid(old, options.uid_salt)
+        ds.SOPInstanceUID = new
+        ds.file_meta.MediaStorageSOPInstanceUID = UID(new)
+        changes["SOPInstanceUID"] = new
+    return changes
+
+
+def _rewrite_with_edits(tmp: Path, dst: Path, options: BatchOptions) -> dict[str, str]:
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(tmp)
+    changes = mark_dataset(ds, options)
+    write_atomically(dst, dataset_bytes(ds))
+    return changes
+
+
+# -- the unit of work -----------------------------------------------------------------
+
+_DETECTORS: dict[str, list[Detector]] = {}
+
+
+def _detectors(settings: Settings) -> list[Detector]:
+    """Detectors for `settings`, built once per process (workers rebuild them)."""
+    key = settings.digest() + str(settings.report_text)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = settings.detectors()
+    return _DETECTORS[key]
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resumable(job: Job, digest: str, input_sha: str) -> bool:
+    prev = job.previous
+    if not prev or prev.get("settings_digest") != digest or prev.get("output") != job.dst:
+        return False
+    out_sha = prev.get("output_sha256")
+    if not out_sha or not os.path.isfile(job.dst):
+        return False
+    same_input = prev.get("input_sha256") == input_sha
+    done_in_place = job.src == job.dst and input_sha == out_sha
+    if not (same_input or done_in_place):
+        return False
+    return done_in_place or sha256_file(job.dst) == out_sha
+
+
+def _header_info(path: str) -> dict[str, Any]:
+    """Transfer syntax, SOP Instance UID and handler of a file that failed (best effort)."""
+    info: dict[str, Any] = {}
+    try:
+        import pydicom
+
+        from .handlers import lookup
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ts = str(ds.file_meta.get("TransferSyntaxUID", "")) or None
+        info["transfer_syntax_in"] = ts
+        info["sop_instance_uid"] = str(ds.get("SOPInstanceUID", "")) or None
+        if ts:
+            with contextlib.suppress(DctRedactError):
+                info["handler"] = lookup(ts).name
+    except Exception:  # the file is already known to be bad
+        pass
+    return info
+
+
+def _quarantine(job: Job, options: BatchOptions) -> str | None:
+    if not options.quarantine:
+        return None
+    target = Path(options.quarantine) / job.rel
+    try:
+        write_atomically(target, Path(job.src).read_bytes())
+    except OSError:
+        return None
+    return str(target)
+
+
+def process_one(job: Job, options: BatchOptions) -> dict[str, Any]:
+    """Redact one file of a batch and return its audit record (never raises for the file).
+
+    Parameters
+    ----------
+    job : Job
+        The file, its output path and its previous record.
+    options : BatchOptions
+        Policy; detectors are built from ``options.settings`` once per process.
+
+    Returns
+    -------
+    dict
+        The record: ``outcome`` is ``redacted``, ``no-text``, ``skipped`` or ``failed``;
+        ``resumed`` is true when an earlier identical run's output was kept.
+    """
+    from .api import FileResult, redact_file
+
+    started = time.perf_counter()
+    digest = options.digest()
+    settings = options.settings
+    base: dict[str, Any] = {"input": job.src, "rel": job.rel, "settings_digest": digest}
+    try:
+        input_sha = sha256_file(job.src)
+    except OSError as exc:
+        return {
+            **base,
+            "output": None,
+            "outcome": "failed",
+            "error": f"cannot read file: {exc.strerror}",
+            "error_type": "OSError",
+            "duration_s": round(time.perf_counter() - started, 4),
+        }
+    base["input_sha256"] = input_sha
+    if _resumable(job, digest, input_sha):
+        assert job.previous is not None
+        return {**job.previous, "resumed": True}
+    dst = Path(job.dst)
+    tmp = dst.with_name(f".{dst.name}.redact.part") if options.edits_header else dst
+    record: dict[str, Any]
+    try:
+        detectors = _detectors(settings)
+        result = redact_file(
+            job.src,
+            tmp,
+            settings.boxes,
+            fill=settings.fill,
+            detectors=detectors,
+            keep_syntax=settings.keep_syntax,
+            keep_text=settings.report_text,
+        )
+        changes: dict[str, str] = {}
+        if options.edits_header:
+            try:
+                changes = _rewrite_with_edits(tmp, dst, options)
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        record = result.to_json()
+        record["output"] = job.dst
+        record["output_sha256"] = sha256_file(dst)
+        record["header_changes"] = sorted(changes)
+        if "SOPInstanceUID" in changes:
+            record["sop_instance_uid_out"] = changes["SOPInstanceUID"]
+    except DctRedactError as exc:
+        outcome = "skipped" if isinstance(exc, UnsupportedError) else "failed"
+        failed = FileResult(input=job.src, output=None, outcome=outcome, error=exc.reason)
+        record = failed.to_json()
+        record.update(_header_info(job.src))
+        record["error_type"] = type(exc).__name__
+        record["quarantined"] = _quarantine(job, options)
+    except Exception as exc:  # a bug: still fail closed, never kill the batch
+        failed = FileResult(
+            input=job.src,
+            output=None,
+            outcome="failed",
+            error=f"internal error ({type(exc).__name__}); please report it",
+        )
+        record = failed.to_json()
+        record.update(_header_info(job.src))
+        record["error_type"] = type(exc).__name__
+        record["quarantined"] = _quarantine(job, options)
+    record.update(base)
+    record["input"] = job.src
+    record["box_sources"] = _box_sources(record)
+    record["dctredact_version"] = __version__
+    record["duration_s"] = round(time.perf_counter() - started, 4)
+    return record
+
+
+def _box_sources(record: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    boxes = list(record.get("boxes") or [])
+    for frame_list in (record.get("frame_boxes") or {}).values():
+        boxes.extend(frame_list)
+    for b in boxes:
+        counts[b["source"]] = counts.get(b["source"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# -- local execution --------------------------------------------------------------------
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["dctredact.batch", "dctredact.api"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def run_local(jobs: Sequence[Job], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:
+    """Yield the record of every job as it finishes (in-process when ``workers <= 1``).
+
+    Records come in completion order. Closing the iterator early (or an interrupt)
+    cancels the jobs not yet started.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield process_one(job, options)
+        return
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+    try:
+        futures = [pool.submit(process_one, job, options) for job in jobs]
+        for future in cf.as_completed(futures):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    options: BatchOptions,
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchSummary:
+    """Run `jobs` locally or on a Dask cluster and summarise them.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+        The files.
+    options : BatchOptions
+        The policy.
+    workers : int
+        Local worker processes (ignored with `dask_address`).
+    dask_address : str, optional
+        A Dask scheduler address (``tcp://host:8786``).
+    on_record : callable, optional
+        Called with each record as soon as it is available (report, progress).
+    """
+    started = time.perf_counter()
+    summary = BatchSummary(total=len(jobs))
+    if dask_address:
+        from .dask_backend import run_dask
+
+        records: Iterable[dict[str, Any]] = run_dask(dask_address, jobs, options)
+    else:
+        records = run_local(jobs, options, workers)
+    try:
+        for record in records:
+            summary.add(record)
+            if on_record is not None:
+                on_record(record)
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+        summary.elapsed = time.perf_counter() - started
+    return summary

@@ -1,0 +1,55 @@
+"""Run a batch on an existing Dask distributed cluster.
+
+Every file is one task of :func:`dctredact.batch.process_one`, the function the local
+runner uses, so outputs and records are the same. Workers must have dctredact installed
+and see the input and output paths at the same locations (a shared file system).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .batch import BatchOptions, Job, process_one
+from .errors import DctRedactError
+
+__all__ = ["run_dask"]
+
+
+def run_dask(address: str, jobs: Sequence[Job], options: BatchOptions) -> Iterator[dict[str, Any]]:
+    """Yield the record of every job, computed on the cluster at `address`.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, e.g. ``tcp://scheduler:8786``.
+    jobs : sequence of Job
+        The files.
+    options : BatchOptions
+        The policy (sent to the workers once per task, pickled).
+
+    Raises
+    ------
+    DctRedactError
+        When ``distributed`` is not installed or the scheduler cannot be reached.
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise DctRedactError(
+            "--dask needs the 'distributed' package: pip install 'dctredact[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise DctRedactError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+    futures = []
+    try:
+        if jobs:
+            futures = client.map(process_one, list(jobs), options=options, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+        client.close()
