@@ -71,6 +71,52 @@ def _unexpected(exc: Exception, path: str | None = None) -> DctRedactError:
     )
 
 
+def _check_image_pixel(ds: Dataset) -> None:
+    """Refuse *Image Pixel* values no DICOM reader accepts (JPEG path; pixel handlers
+    validate their own).
+
+    A DCT-domain edit does not need Bits Allocated or Pixel Representation, so without
+    this check a header with, say, Bits Allocated 9 would be written out redacted but
+    undecodable. Only values that are present are checked.
+
+    Raises
+    ------
+    InvalidDicomError
+        When a present value is out of its PS3.3 C.7.6.3 range.
+    """
+
+    def value(keyword: str) -> int | None:
+        try:
+            raw = ds.get(keyword)
+            return None if raw in (None, "") else int(raw)
+        except Exception:
+            raise InvalidDicomError(f"{keyword} is not an integer") from None
+
+    bits = value("BitsAllocated")
+    stored = value("BitsStored")
+    checks = [
+        (
+            bits,
+            "BitsAllocated",
+            "1 or a multiple of 8 up to 64",
+            lambda v: v == 1 or (v % 8 == 0 and 8 <= v <= 64),
+        ),
+        (stored, "BitsStored", "1..Bits Allocated", lambda v: 1 <= v <= (bits or 64)),
+        (
+            value("HighBit"),
+            "HighBit",
+            "Bits Stored - 1 .. Bits Allocated - 1",
+            lambda v: (stored or 1) - 1 <= v < (bits or 64),
+        ),
+        (value("PixelRepresentation"), "PixelRepresentation", "0 or 1", lambda v: v in (0, 1)),
+        (value("SamplesPerPixel"), "SamplesPerPixel", "1 or 3", lambda v: v in (1, 3)),
+        (value("PlanarConfiguration"), "PlanarConfiguration", "0 or 1", lambda v: v in (0, 1)),
+    ]
+    for found, keyword, expected, ok in checks:
+        if found is not None and not ok(found):
+            raise InvalidDicomError(f"{keyword} is {found}; expected {expected}")
+
+
 def _as_fill(fill: Fill | str) -> Fill:
     try:
         return Fill(fill)
@@ -219,8 +265,10 @@ def redact_dataset(
     """
     try:
         with enforce(limits):
-            _, handler, _ = route(ds)
+            entry, handler, _ = route(ds)
             check_dataset(ds)
+            if entry.name == "jpeg-baseline":
+                _check_image_pixel(ds)
             result = handler(ds, _request(boxes, fill, frame_boxes, keep_syntax))
             return _apply(ds, result)
     except DctRedactError:
@@ -383,6 +431,8 @@ def _redact_file(
     entry, handler, _ = route(ds, path)
     result.handler = entry.name
     check_dataset(ds)
+    if entry.name == "jpeg-baseline":
+        _check_image_pixel(ds)
     all_boxes = list(boxes)
     per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
     if detectors:
