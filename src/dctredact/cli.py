@@ -576,6 +576,68 @@ def verify(
 
 
 @app.command()
+def check(
+    fixtures: Annotated[Path, typer.Argument(help="Folder of fixture images (or one file).")],
+    expect: Annotated[
+        Path, typer.Option("--expect", help="JSON expectations: boxes, golden sha256, settings.")
+    ],
+    config: ConfigOpt = None,
+    ocr: Annotated[
+        bool | None,
+        typer.Option("--ocr/--no-ocr", help="Override the detection setting of the file."),
+    ] = None,
+    residual: Annotated[
+        bool,
+        typer.Option("--residual/--no-residual", help="OCR the outputs for text left."),
+    ] = True,
+    update_hashes: Annotated[
+        bool, typer.Option("--update-hashes", help="Write the outputs' sha256 into --expect.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON result per fixture on stdout.")
+    ] = False,
+) -> None:
+    """CI regression check: redact fixtures, require every expected box covered.
+
+    Also flags text left in the outputs (OCR) and outputs whose sha256 differs from the
+    golden hash. Exit 0 all passed, 1 something regressed, 2 usage error.
+    """
+    from . import check as chk
+
+    try:
+        expectations = chk.load_expectations(expect)
+        values = dict(expectations["settings"])
+        if config is not None:
+            from .config import load_config
+
+            values.update(load_config(config))
+    except DctRedactError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    if ocr is not None:
+        values["ocr"] = ocr
+    options = chk.options_from(values)
+    _detectors(options.settings)
+    results = chk.run_check(fixtures, expectations, options, residual=residual)
+    failed = 0
+    for r in results:
+        if json_out:
+            typer.echo(json.dumps(r.to_json()))
+        if r.ok:
+            _err(f"ok   {r.name}")
+            continue
+        failed += 1
+        _err(f"FAIL {r.name}")
+        for problem in r.problems:
+            _err(f"  - {problem}")
+    if update_hashes:
+        changed = chk.update_hashes(expect, expectations["raw"], results)
+        _err(f"{expect}: {changed} hash(es) updated")
+    _err(f"{len(results) - failed} of {len(results)} fixture(s) passed")
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@app.command()
 def inspect(
     file: Annotated[Path, typer.Argument(help="A DICOM file.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
