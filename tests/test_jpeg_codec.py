@@ -17,7 +17,13 @@ from dctredact.errors import JpegStreamError
 from dctredact.geometry import Box, FrameGeometry, plan_blocks
 from dctredact.handlers.base import Fill
 from dctredact.jpeg.builder import build_stream, empty_coefficients
-from dctredact.jpeg.codec import decode_coefficients, fill_dc_values, redact_stream
+from dctredact.jpeg.codec import (
+    apply_fill,
+    decode_coefficients,
+    encode_stream,
+    fill_dc_values,
+    redact_stream,
+)
 from dctredact.jpeg.huffman import optimal_table
 from dctredact.jpeg.stream import parse_jpeg
 
@@ -206,3 +212,43 @@ def test_truncated_entropy_data_is_an_error_not_a_guess() -> None:
     cut = stream[: len(stream) // 2]
     with pytest.raises(JpegStreamError, match=r"ended early|invalid"):
         redact_stream(cut, [Box(0, 0, 8, 8)])
+
+
+@given(streams(), st.data())
+def test_partial_recode_is_bit_identical_to_a_full_reencode(case, data) -> None:
+    # Copying unchanged bits (and shifting the tail) must give exactly the stream a
+    # complete decode + re-encode with the same tables gives.
+    geometry, _, stream, _ = case
+    boxes = [
+        Box(
+            data.draw(st.integers(0, geometry.columns)),
+            data.draw(st.integers(0, geometry.rows)),
+            data.draw(st.integers(0, 40)),
+            data.draw(st.integers(0, 40)),
+        )
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
+    fill = data.draw(st.sampled_from(list(Fill)))
+    fast = redact_stream(stream, boxes, fill, check="coefficients")
+    parsed = parse_jpeg(stream)
+    coefs = decode_coefficients(parsed)
+    masks = plan_blocks(geometry, boxes)
+    apply_fill(coefs, masks, fill, fill_dc_values(parsed, fill))
+    full, new_tables = encode_stream(parsed, coefs)
+    assert fast.new_tables == new_tables
+    if any(int(m.sum()) for m in masks):
+        assert fast.data == full
+
+
+def test_corrupt_tail_is_refused_even_when_the_edit_is_at_the_top() -> None:
+    # The fast path copies the tail without re-coding it, but still decodes it.
+    rng = np.random.default_rng(9)
+    geometry = FrameGeometry(64, 64, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    coefs[0][..., :12] = rng.integers(-30, 30, (*coefs[0].shape[:2], 12))
+    stream = bytearray(build_stream(geometry, coefs, [[1] * 64]))
+    sos = stream.rindex(b"\xff\xda")
+    stream[-40:-2] = b"\xfe" * 38  # garbage in the last rows
+    with pytest.raises(JpegStreamError):
+        redact_stream(bytes(stream), [Box(0, 0, 8, 8)])
+    assert sos > 0

@@ -2,8 +2,8 @@
 
 All three tools redact the same boxes in the same frames, in one run:
 
-- **dctredact**: :func:`dctredact.jpeg.codec.redact_stream` in-process (its self-check
-  decode included unless ``--no-verify``);
+- **dctredact**: :func:`dctredact.jpeg.codec.redact_stream` in-process (with its output
+  check, ``--check``);
 - **jpegtran -wipe** (libjpeg-turbo, C): one process per frame; the cost of spawning the
   process, measured in the same run (``jpegtran`` on an 8x8 image), is subtracted;
 - **Pillow**: decode, fill, re-encode at quality 95 (what naive tools do: lossy).
@@ -129,7 +129,12 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--frames", type=int, default=10, help="frames per data set")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-verify", action="store_true", help="skip dctredact's self-check")
+    parser.add_argument(
+        "--check",
+        default="decode",
+        choices=["decode", "coefficients", "none"],
+        help="dctredact's check of its output (default: decode, as the CLI does)",
+    )
     args = parser.parse_args()
     jpegtran = shutil.which("jpegtran")
     if not jpegtran:
@@ -139,13 +144,16 @@ def main() -> int:
     tiny = tmp / "tiny.jpg"
     Image.new("L", (8, 8)).save(tiny, "JPEG")
     spawn = median_ms(
-        lambda: subprocess.run([jpegtran, "-copy", "all", "-outfile", os.devnull, str(tiny)],
-                               check=True),
+        lambda: subprocess.run(
+            [jpegtran, "-copy", "all", "-outfile", os.devnull, str(tiny)], check=True
+        ),
         max(20, args.repeat * 4),
     )
     print(f"process spawn cost (jpegtran on 8x8, subtracted): {spawn:.2f} ms\n")
-    header = (f"{'data set':34s} {'boxes':9s} {'dctredact':>9s} {'jpegtran':>9s} "
-              f"{'Pillow':>8s} {'ratio':>6s}")
+    header = (
+        f"{'data set':34s} {'boxes':9s} {'dctredact':>9s} {'jpegtran':>9s} "
+        f"{'Pillow':>8s} {'ratio':>6s}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -160,16 +168,30 @@ def main() -> int:
             for i, frame in enumerate(frames):
                 src = tmp / f"f{i}.jpg"
                 src.write_bytes(frame)
-                ours.append(median_ms(lambda f=frame, b=boxes: redact_stream(
-                    f, b, Fill.GRAY, verify=not args.no_verify), args.repeat))
+                ours.append(
+                    median_ms(
+                        lambda f=frame, b=boxes: redact_stream(f, b, Fill.GRAY, check=args.check),
+                        args.repeat,
+                    )
+                )
                 # jpegtran takes one -wipe per run: several boxes mean several runs, each
                 # re-coding the whole frame (its spawn cost subtracted every time).
                 cmds = []
                 for k, b in enumerate(boxes):
                     c = b.clip(w, h)
                     inp = src if k == 0 else tmp / f"o{k - 1}.jpg"
-                    cmds.append([jpegtran, "-copy", "all", "-wipe", f"{c.w}x{c.h}+{c.x}+{c.y}",
-                                 "-outfile", str(tmp / f"o{k}.jpg"), str(inp)])
+                    cmds.append(
+                        [
+                            jpegtran,
+                            "-copy",
+                            "all",
+                            "-wipe",
+                            f"{c.w}x{c.h}+{c.x}+{c.y}",
+                            "-outfile",
+                            str(tmp / f"o{k}.jpg"),
+                            str(inp),
+                        ]
+                    )
 
                 def run_all(cs: list[list[str]] = cmds) -> None:
                     for c in cs:

@@ -197,9 +197,9 @@ static void release_scan(Scan *s)
 }
 
 /* comps: sequence of (buffer, alloc_wide, alloc_high, h, v, blocks_wide, blocks_high,
- *                     dc_tbl, ac_tbl) */
-static int parse_scan(PyObject *comps, int mcus_wide, int mcus_high, int restart,
-                      int writable, Scan *s)
+ *                     dc_tbl, ac_tbl); each buffer holds bytes_per_block per block. */
+static int parse_scan_sized(PyObject *comps, int mcus_wide, int mcus_high, int restart,
+                            int writable, long bytes_per_block, Scan *s)
 {
     memset(s, 0, sizeof(*s));
     PyObject *seq = PySequence_Fast(comps, "components must be a sequence");
@@ -232,7 +232,7 @@ static int parse_scan(PyObject *comps, int mcus_wide, int mcus_high, int restart
         }
         s->ncomps = (int)i + 1;
         c->coef = (int16_t *)c->buf.buf;
-        long need = (long)c->alloc_wide * c->alloc_high * 64 * (long)sizeof(int16_t);
+        long need = (long)c->alloc_wide * c->alloc_high * bytes_per_block;
         if (c->alloc_wide < 1 || c->alloc_high < 1 || c->buf.len < need || c->h < 1 ||
             c->h > 4 || c->v < 1 || c->v > 4 || c->dc_tbl < 0 || c->dc_tbl > 3 ||
             c->ac_tbl < 0 || c->ac_tbl > 3 || c->blocks_wide > c->alloc_wide ||
@@ -267,6 +267,13 @@ static int parse_scan(PyObject *comps, int mcus_wide, int mcus_high, int restart
         s->total_mcus = (long)mcus_wide * mcus_high;
     }
     return 0;
+}
+
+static int parse_scan(PyObject *comps, int mcus_wide, int mcus_high, int restart,
+                      int writable, Scan *s)
+{
+    return parse_scan_sized(comps, mcus_wide, mcus_high, restart, writable,
+                            64 * (long)sizeof(int16_t), s);
 }
 
 /* Calls fn(ctx, comp, block pointer) for each block of MCU number m, in coding order. */
@@ -768,6 +775,10 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", dc, ac);
 }
 
+/* ------------------------------------------------------- partial re-coding */
+
+#include "_recode.c"
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -780,6 +791,11 @@ static PyMethodDef methods[] = {
     {"count_symbols", py_count_symbols, METH_VARARGS,
      "count_symbols(comps, mcus_wide, mcus_high, restart) -> (dc, ac)\n"
      "Symbol frequencies per table id (4 x 256 int64 each), for building tables."},
+    {"recode_scan", py_recode_scan, METH_VARARGS,
+     "recode_scan(data, masks, dc_tables, ac_tables, mcus_wide, mcus_high, restart, fills)\n"
+     "-> bytes. Re-emit one scan with the masked blocks filled, re-coding only what\n"
+     "changed. masks: like decode_scan's components, with one uint8 per block;\n"
+     "fills: (mode, dc) per scan component, mode 0 = DC set, 1 = DC kept."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_entropy",

@@ -249,6 +249,60 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
     return b"".join(parts), new_tables
 
 
+def recode_stream(
+    stream: JpegStream,
+    masks: Sequence[npt.NDArray[np.bool_]],
+    fill: Fill,
+    dc_values: Sequence[int],
+) -> bytes | None:
+    """Re-emit `stream` with the planned blocks filled, re-coding only what changed.
+
+    Bytes before the first edited MCU and intervals without edits are copied; after the
+    last edit the remaining bits are copied shifted (see ``_recode.c``). All entropy-coded
+    data is still decoded symbol by symbol, so a corrupt stream is refused.
+
+    Returns
+    -------
+    bytes or None
+        The new stream, or None when the original Huffman tables cannot code the fill
+        (the caller then re-encodes everything with new tables).
+    """
+    geometry = frame_geometry(stream)
+    data = stream.data
+    view = memoryview(data)
+    flags = [np.ascontiguousarray(m, dtype=np.uint8) for m in masks]
+    mode = 1 if fill is Fill.FLAT else 0
+    parts: list[bytes | memoryview] = []
+    prev = 0
+    for number, scan in enumerate(stream.scans):
+        layout = _scan_layout(stream, scan, list(flags), geometry)  # type: ignore[arg-type]
+        fills = [(mode, int(dc_values[sc.index])) for sc in scan.components]
+        try:
+            entropy = _entropy.recode_scan(
+                view[scan.data_start : scan.data_end],
+                layout,
+                _tables(scan.dc_tables),
+                _tables(scan.ac_tables),
+                geometry.mcus_wide,
+                geometry.mcus_high,
+                scan.restart_interval,
+                fills,
+            )
+        except _entropy.MissingSymbol:
+            return None
+        except _entropy.Error as exc:
+            raise JpegStreamError(
+                f"scan {number + 1} (SOS at byte {scan.sos.offset}): {exc}"
+            ) from None
+        parts.append(view[prev : scan.data_start])
+        parts.append(entropy)
+        prev = scan.data_end
+    parts.append(view[prev : stream.eoi_end])
+    if not stream.has_eoi:
+        parts.append(b"\xff\xd9")
+    return b"".join(parts)
+
+
 def redact_stream(
     data: bytes,
     boxes: Sequence[Box],
@@ -256,7 +310,7 @@ def redact_stream(
     *,
     photometric: str | None = None,
     allowed_sof: frozenset[int] = frozenset({SOF0}),
-    verify: bool = True,
+    check: str = "decode",
 ) -> StreamRedaction:
     """Redact `boxes` in one JPEG stream without recompressing it.
 
@@ -272,8 +326,12 @@ def redact_stream(
         The DICOM Photometric Interpretation (MONOCHROME1: "black" is the maximum).
     allowed_sof : frozenset of int
         Frame markers accepted (SOF0; SOF1 for 8-bit JPEG Extended streams).
-    verify : bool
-        Decode the output again and check every coefficient against the edit.
+    check : {"decode", "coefficients", "none"}
+        How the output is checked before it is returned: ``decode`` (default) parses it
+        again and decodes every scan symbol by symbol, proving it decodes to the end;
+        ``coefficients`` also decodes input and output completely and compares every
+        coefficient with the planned edit (about three times the cost); ``none`` trusts
+        the construction (the input was validated completely either way).
 
     Returns
     -------
@@ -289,21 +347,36 @@ def redact_stream(
     geometry = frame_geometry(stream)
     masks = plan_blocks(geometry, boxes)
     counts = [int(m.sum()) for m in masks]
+    dc_values = fill_dc_values(stream, fill, photometric=photometric)
     if not any(counts):
         # Nothing to edit in this frame: still prove the entropy data decodes.
-        decode_coefficients(stream)
+        recode_stream(stream, masks, fill, dc_values)
         return StreamRedaction(data, counts, False, notes, stream.frame)
-    coefs = decode_coefficients(stream)
-    apply_fill(coefs, masks, fill, fill_dc_values(stream, fill, photometric=photometric))
-    out, new_tables = encode_stream(stream, coefs)
+    out = recode_stream(stream, masks, fill, dc_values)
+    new_tables = out is None
+    coefs: Coefficients | None = None
+    if out is None:
+        coefs = decode_coefficients(stream)
+        apply_fill(coefs, masks, fill, dc_values)
+        out, new_tables = encode_stream(stream, coefs)
     trailing = data[stream.eoi_end :]
     if trailing and trailing != b"\x00":  # a single 0x00 is the DICOM item padding
         notes.append(f"{len(trailing)} byte(s) after EOI dropped")
     if new_tables:
         notes.append("Huffman tables extended: the originals could not code the fill")
-    if verify:
-        check = decode_coefficients(parse_jpeg(out, allowed_sof=allowed_sof))
-        for index, (a, b) in enumerate(zip(coefs, check, strict=True)):
+    if check not in ("decode", "coefficients", "none"):
+        raise ValueError(f"check must be decode, coefficients or none, not {check!r}")
+    if check == "decode":
+        written = parse_jpeg(out, allowed_sof=allowed_sof)
+        untouched = plan_blocks(geometry, ())
+        if recode_stream(written, untouched, fill, dc_values) is None:  # pragma: no cover
+            raise JpegStreamError("internal check failed: output does not decode")
+    elif check == "coefficients":
+        if coefs is None:
+            coefs = decode_coefficients(stream)
+            apply_fill(coefs, masks, fill, dc_values)
+        again = decode_coefficients(parse_jpeg(out, allowed_sof=allowed_sof))
+        for index, (a, b) in enumerate(zip(coefs, again, strict=True)):
             if not np.array_equal(a, b):
                 raise JpegStreamError(
                     f"internal check failed: component {index} does not decode to the "
