@@ -34,3 +34,14 @@ def count_symbols(
     restart: int,
     /,
 ) -> tuple[bytes, bytes]: ...
+def recode_scan(
+    data: Any,
+    masks: Sequence[tuple[Any, int, int, int, int, int, int, int, int]],
+    dc_tables: Sequence[_Table],
+    ac_tables: Sequence[_Table],
+    mcus_wide: int,
+    mcus_high: int,
+    restart: int,
+    fills: Sequence[tuple[int, int]],
+    /,
+) -> bytes: ...
