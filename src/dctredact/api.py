@@ -71,6 +71,19 @@ def _unexpected(exc: Exception, path: str | None = None) -> DctRedactError:
     )
 
 
+#: Photometric interpretations a reader accepts for 8-bit JPEG DCT streams.
+_JPEG_PHOTOMETRICS = (
+    "MONOCHROME1",
+    "MONOCHROME2",
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_PARTIAL_422",
+    "YBR_PARTIAL_420",
+    "PALETTE COLOR",
+)
+
+
 def _check_image_pixel(ds: Dataset) -> None:
     """Refuse *Image Pixel* values no DICOM reader accepts (JPEG path; pixel handlers
     validate their own).
@@ -98,10 +111,10 @@ def _check_image_pixel(ds: Dataset) -> None:
         (
             bits,
             "BitsAllocated",
-            "1 or a multiple of 8 up to 64",
-            lambda v: v == 1 or (v % 8 == 0 and 8 <= v <= 64),
+            "8 for 8-bit JPEG streams",
+            lambda v: v == 8,
         ),
-        (stored, "BitsStored", "1..Bits Allocated", lambda v: 1 <= v <= (bits or 64)),
+        (stored, "BitsStored", "1..8", lambda v: 1 <= v <= 8),
         (
             value("HighBit"),
             "HighBit",
@@ -115,6 +128,12 @@ def _check_image_pixel(ds: Dataset) -> None:
     for found, keyword, expected, ok in checks:
         if found is not None and not ok(found):
             raise InvalidDicomError(f"{keyword} is {found}; expected {expected}")
+    pi = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    if pi and pi not in _JPEG_PHOTOMETRICS:
+        raise InvalidDicomError(
+            f"Photometric Interpretation {pi!r} is not valid for JPEG Baseline data; "
+            f"expected one of {', '.join(_JPEG_PHOTOMETRICS)}"
+        )
 
 
 def _as_fill(fill: Fill | str) -> Fill:
