@@ -152,6 +152,78 @@ def _decode_libjpeg(ds: Dataset, layout: PixelLayout) -> tuple[Array, dict[str, 
     return out, meta
 
 
+#: JPEG frame markers (SOF0..SOF15 but DHT/JPG/DAC) and JPEG-LS SOF55.
+_SOF_MARKERS = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC}) | {0xF7}
+
+
+def _declared_size(stream: bytes) -> tuple[int, int] | None:
+    """``(columns, rows)`` a JPEG, JPEG-LS or JPEG 2000 stream declares, if found.
+
+    Only the headers are read (a JPEG SOF, a JPEG 2000 SIZ or JP2 ``ihdr``); None when
+    the stream has none of them (e.g. RLE) or they are truncated.
+    """
+    if stream[:2] == b"\xff\xd8":
+        pos = 2
+        while pos + 4 <= len(stream) and stream[pos] == 0xFF:
+            marker = stream[pos + 1]
+            if marker == 0xFF:
+                pos += 1
+                continue
+            length = int.from_bytes(stream[pos + 2 : pos + 4], "big")
+            if marker in _SOF_MARKERS:
+                if pos + 9 > len(stream):
+                    return None
+                rows = int.from_bytes(stream[pos + 5 : pos + 7], "big")
+                cols = int.from_bytes(stream[pos + 7 : pos + 9], "big")
+                return cols, rows
+            if marker == 0xDA or length < 2:
+                return None
+            pos += 2 + length
+        return None
+    siz = stream.find(b"\xff\x4f\xff\x51")
+    if 0 <= siz < 4096 and siz + 22 <= len(stream):
+        xsiz, ysiz, xo, yo = (
+            int.from_bytes(stream[siz + 8 + 4 * i : siz + 12 + 4 * i], "big") for i in range(4)
+        )
+        return max(xsiz - xo, 0), max(ysiz - yo, 0)
+    ihdr = stream.find(b"ihdr")
+    if 0 <= ihdr < 4096 and ihdr + 12 <= len(stream):
+        rows = int.from_bytes(stream[ihdr + 4 : ihdr + 8], "big")
+        cols = int.from_bytes(stream[ihdr + 8 : ihdr + 12], "big")
+        return cols, rows
+    return None
+
+
+def _check_stream_sizes(ds: Dataset, layout: PixelLayout) -> None:
+    """Check each frame's declared size against the limits and the header, before decoding.
+
+    A decoder allocates what the stream declares, not what (0028,0010) Rows and
+    (0028,0011) Columns say, so a small header over a 65535 x 65535 stream would be a
+    decompression bomb.
+
+    Raises
+    ------
+    ResourceLimitError
+        When a stream declares more pixels than the limits allow.
+    InvalidDicomError
+        When a stream's size differs from Columns x Rows.
+    """
+    from ..dicomio import encapsulated_frames
+
+    limits = current().limits
+    for index, frame in enumerate(encapsulated_frames(ds)):
+        size = _declared_size(frame)
+        if size is None:
+            continue
+        cols, rows = size
+        limits.check_frame(cols, rows, what=f"frame {index + 1}: the compressed stream")
+        if (cols, rows) != (layout.columns, layout.rows):
+            raise InvalidDicomError(
+                f"frame {index + 1}: the compressed stream is {cols}x{rows} but Columns x "
+                f"Rows is {layout.columns}x{layout.rows}"
+            )
+
+
 def _decode(ds: Dataset, tsuid: str, layout: PixelLayout) -> tuple[Array, dict[str, Any]]:
     """Decode every frame of `ds` to ``(frames, rows, columns, samples)``."""
     from pydicom.pixels import get_decoder
@@ -333,6 +405,7 @@ def redact(ds: Dataset, request: RedactionRequest) -> HandlerResult:
         raise InvalidDicomError("no Pixel Data (7FE0,0010) element; expected an image")
     layout = _source_layout(ds)
     layout.check_limits()
+    _check_stream_sizes(ds, layout)
 
     arr, meta = _decode(ds, tsuid, layout)
     decoded = _decoded_layout(layout, meta)
