@@ -17,6 +17,7 @@ from . import __version__
 from .api import scan_file
 from .batch import BatchOptions, BatchSummary, Job, discover, plan_jobs, run_jobs
 from .detect.base import Detector
+from .dicomio import write_atomically
 from .errors import DctRedactError
 from .geometry import Box, parse_box
 from .handlers.base import Fill
@@ -635,6 +636,110 @@ def check(
         _err(f"{expect}: {changed} hash(es) updated")
     _err(f"{len(results) - failed} of {len(results)} fixture(s) passed")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="A DICOM file (omit with --html).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG to write (before | after).")
+    ] = None,
+    redacted: Annotated[
+        Path | None,
+        typer.Option(help="The redacted file; default: redact FILE now with the options."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Batch report: boxes for FILE, records for --html.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write an HTML contact sheet of every --report record.")
+    ] = None,
+    embed: Annotated[
+        bool, typer.Option("--embed", help="Embed the thumbnails in the HTML file.")
+    ] = False,
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled from a cine.")] = 4,
+    box: BoxOpt = None,
+    fill: Annotated[Fill, typer.Option(help="What the redacted area becomes.")] = Fill.BLACK,
+    ocr: OcrOpt = True,
+    rules: RulesOpt = None,
+    boxes: BoxFileOpt = None,
+    keep_us_regions: UsOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """QA previews: before | after PNG of one file, or an HTML contact sheet of a batch.
+
+    Before: detected boxes outlined (colour by source). After: the redacted area (planned
+    8x8 blocks on the DCT path) tinted green. Exit 0 written, 1 failed, 2 usage.
+    """
+    from . import preview as pv
+    from .verify import boxes_from_record
+
+    if html is not None:
+        if report is None or not report.is_file():
+            _err("error: --html needs --report FILE (the JSONL report of a batch)")
+            raise typer.Exit(EXIT_USAGE)
+        pv.contact_sheet(load_report(report).values(), html, embed=embed, frames=min(frames, 2))
+        _err(f"contact sheet: {html}")
+        raise typer.Exit(EXIT_OK)
+    if not files or len(files) != 1 or output is None:
+        _err("error: give one FILE and -o OUT.png (or --html with --report)")
+        raise typer.Exit(EXIT_USAGE)
+    src = files[0]
+    try:
+        if redacted is not None:
+            records = load_report(report)
+            record = records.get(record_key(src)) or {}
+            every, per_frame = boxes_from_record(record)
+            every = [*every, *_boxes(box)]
+            img = pv.render_preview(
+                src, redacted, every, per_frame, handler=record.get("handler"), frames=frames
+            )
+        else:
+            import tempfile
+
+            from .batch import process_one
+
+            values = _with_config(
+                ctx,
+                config,
+                {
+                    "box": box,
+                    "fill": fill,
+                    "ocr": ocr,
+                    "rules": rules,
+                    "boxes": boxes,
+                    "keep_us_regions": keep_us_regions,
+                },
+            )
+            settings = _settings(
+                values["box"],
+                values["fill"],
+                values["ocr"],
+                values["rules"],
+                values["boxes"],
+                values["keep_us_regions"],
+                30.0,
+                3,
+                False,
+                False,
+            )
+            _detectors(settings)
+            with tempfile.TemporaryDirectory(prefix="dctredact-preview-") as tmp:
+                dst = Path(tmp) / "out.dcm"
+                job = Job(record_key(src), src.name, str(dst))
+                record = process_one(job, BatchOptions(settings=settings))
+                if record["outcome"] not in ("redacted", "no-text"):
+                    _err(f"FAILED {src}: {record.get('error')}")
+                    raise typer.Exit(EXIT_FAILED)
+                img = pv.preview_record(record, frames=frames)
+        write_atomically(output, pv.png_bytes(img))
+    except DctRedactError as exc:
+        _err(f"FAILED {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    _err(f"preview: {output}")
 
 
 @app.command()
