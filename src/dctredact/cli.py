@@ -6,6 +6,7 @@ Human output goes to stderr, machine output (``--json``, reports) to stdout. Exi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -98,8 +99,6 @@ _PATH_PARAMS = frozenset({"rules", "boxes", "report", "quarantine", "uid_map", "
 
 def _with_config(ctx: typer.Context, config: Path | None, values: dict[str, Any]) -> dict[str, Any]:
     """Fill parameters not given on the command line from the TOML `config`."""
-    from click.core import ParameterSource
-
     values.pop("ctx", None)
     if config is None:
         return values
@@ -114,7 +113,8 @@ def _with_config(ctx: typer.Context, config: Path | None, values: dict[str, Any]
         if key not in values:
             _err(f"error: {config}: {key.replace('_', '-')} does not apply to this command")
             raise typer.Exit(EXIT_USAGE)
-        if ctx.get_parameter_source(key) in (None, ParameterSource.DEFAULT):
+        source = ctx.get_parameter_source(key)
+        if source is None or getattr(source, "name", "") == "DEFAULT":
             values[key] = Path(value) if key in _PATH_PARAMS else value
     return values
 
@@ -283,6 +283,7 @@ def redact(
         _err("error: no DICOM files found in the inputs")
         raise typer.Exit(EXIT_USAGE)
     _detectors(settings)  # validate rule and box files before any work
+    _remove_stale_parts(output, single=single)
     if report is None and not single:
         report = output / REPORT_NAME
     previous = load_report(report)
@@ -312,6 +313,18 @@ def redact(
 
 
 REPORT_NAME = "dctredact-report.jsonl"
+
+
+def _remove_stale_parts(output: Path, *, single: bool) -> None:
+    """Delete temporary ``.NAME.*.part`` files a killed run left behind (never outputs)."""
+    if single:
+        stale = list(output.parent.glob(f".{output.name}.*.part"))
+    else:
+        stale = list(output.rglob(".*.part")) if output.is_dir() else []
+    for p in stale:
+        if p.is_file():
+            with contextlib.suppress(OSError):
+                p.unlink()
 
 
 def _latest(
