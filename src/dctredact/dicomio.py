@@ -99,8 +99,35 @@ def read_dicom(path: str | os.PathLike[str]) -> DicomFile:
         raise InvalidDicomError(
             "File Meta Information has no (0002,0010) Transfer Syntax UID", path=name
         )
+    _convert_pixel_module(ds, name)
     ds.filename = name  # read from memory: record where it came from (box-file lookups)
     return DicomFile(name, data, ds, _pixel_span(data, ds))
+
+
+def _convert_pixel_module(ds: Dataset, name: str) -> None:
+    """Convert the elements the handlers read now, so a corrupt one fails here, clearly.
+
+    pydicom converts raw element values lazily; a mangled VR or value would otherwise
+    surface deep in a handler as an arbitrary exception.
+
+    Raises
+    ------
+    InvalidDicomError
+        Naming the element that cannot be read.
+    """
+    for tag in list(ds.keys()):
+        if tag.group != 0x0028:  # Image Pixel, Multi-frame, palette, VOI ...
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds[tag]
+        except Exception as exc:
+            raise InvalidDicomError(
+                f"element ({tag.group:04X},{tag.element:04X}) cannot be read "
+                f"({type(exc).__name__}); expected a valid value",
+                path=name,
+            ) from None
 
 
 def _pixel_span(data: bytes, ds: Dataset) -> tuple[int, int, int] | None:
