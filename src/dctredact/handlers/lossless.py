@@ -89,6 +89,9 @@ _LIBJPEG_FALLBACK = {f"1.2.840.10008.1.2.4.{n}" for n in (51, 52, 53, 54, 55, 56
 
 Array = npt.NDArray[Any]
 
+#: Exceptions that stop the program and must never be turned into a redaction error.
+_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
 
 def _name(uid: str) -> str:
     return LOSSLESS_SYNTAXES.get(uid) or LOSSY_SYNTAXES.get(uid) or uid
@@ -129,7 +132,9 @@ def _decode_libjpeg(ds: Dataset, layout: PixelLayout) -> tuple[Array, dict[str, 
         try:
             frame = next(frames)
             decoded = libjpeg.decode(frame)
-        except (StopIteration, RuntimeError, ValueError) as exc:
+        except BaseException as exc:  # Rust decoders panic with a BaseException
+            if isinstance(exc, _EXITS):
+                raise
             raise InvalidDicomError(
                 f"frame {index}: cannot decode the JPEG stream ({exc}); expected "
                 f"{layout.frames} decodable frame(s)"
@@ -247,7 +252,10 @@ def _decode(ds: Dataset, tsuid: str, layout: PixelLayout) -> tuple[Array, dict[s
                 arr, meta = decoder.as_array(ds, raw=True)
         except DctRedactError:
             raise
-        except Exception as exc:  # decoders raise many types; fail closed with ours
+        except BaseException as exc:  # decoders raise many types, Rust ones
+            # panic with a BaseException (pyo3 PanicException); fail closed with ours
+            if isinstance(exc, _EXITS):
+                raise
             raise InvalidDicomError(
                 f"cannot decode the {_name(tsuid)} pixel data: {exc}"
             ) from None
@@ -417,7 +425,11 @@ def redact(ds: Dataset, request: RedactionRequest) -> HandlerResult:
     for uid in candidates:
         try:
             frames, out_pi = _encode_frames(arr, uid, decoded, layout.photometric_interpretation)
-        except (UnsupportedError, ValueError, RuntimeError, NotImplementedError) as exc:
+        except BaseException as exc:  # encoders may panic (pyo3)
+            if isinstance(exc, _EXITS) or (
+                isinstance(exc, DctRedactError) and not isinstance(exc, UnsupportedError)
+            ):
+                raise
             failures.append(f"{_name(uid)}: {' '.join(str(exc).split())}")
             continue
         break
