@@ -48,7 +48,11 @@ JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
 
 
-def _unexpected(exc: Exception, path: str | None = None) -> DctRedactError:
+#: Exceptions that stop the program and must never be turned into a redaction error.
+_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def _unexpected(exc: BaseException, path: str | None = None) -> DctRedactError:
     """Turn an exception no validation anticipated into a :class:`DctRedactError`.
 
     The message names the exception type and where it was raised (function, module and
@@ -129,9 +133,9 @@ def _check_image_pixel(ds: Dataset) -> None:
         if found is not None and not ok(found):
             raise InvalidDicomError(f"{keyword} is {found}; expected {expected}")
     pi = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
-    if pi and pi not in _JPEG_PHOTOMETRICS:
+    if pi not in _JPEG_PHOTOMETRICS:
         raise InvalidDicomError(
-            f"Photometric Interpretation {pi!r} is not valid for JPEG Baseline data; "
+            f"Photometric Interpretation {pi or '(missing)'!r} is not valid for JPEG data; "
             f"expected one of {', '.join(_JPEG_PHOTOMETRICS)}"
         )
 
@@ -292,7 +296,10 @@ def redact_dataset(
             return _apply(ds, result)
     except DctRedactError:
         raise
-    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+    except BaseException as exc:  # a bug or an unanticipated malformation
+        # (or a Rust decoder's panic, a BaseException): fail closed
+        if isinstance(exc, _EXITS):
+            raise
         raise _unexpected(exc) from None
 
 
@@ -411,7 +418,10 @@ def redact_file(
             )
     except DctRedactError as exc:
         raise exc.with_path(path) from None
-    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+    except BaseException as exc:  # a bug or an unanticipated malformation
+        # (or a Rust decoder's panic, a BaseException): fail closed
+        if isinstance(exc, _EXITS):
+            raise
         raise _unexpected(exc, path) from None
     result.boxes = all_boxes
     result.frame_boxes = per_frame
@@ -437,6 +447,9 @@ def _redact_file(
 ) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]]:
     """The body of :func:`redact_file`, run under the file's limits."""
     path = str(src)
+    streamed = _redact_file_streaming(src, dst, boxes, fill, frame_boxes, detectors, keep_syntax)
+    if streamed is not None:
+        return streamed
     dicom = read_dicom(src)
     ds = dicom.dataset
     result = FileResult(
@@ -477,6 +490,65 @@ def _redact_file(
     return result, ds, hres, all_boxes, per_frame
 
 
+#: Detectors that read only the header, so a file can be streamed frame by frame.
+_HEADER_ONLY_DETECTORS = {"rules", "boxes", "us-regions"}
+
+
+def _redact_file_streaming(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None,
+    boxes: Iterable[Box],
+    fill: Fill | str,
+    frame_boxes: Mapping[int, Sequence[Box]] | None,
+    detectors: Sequence[Detector],
+    keep_syntax: bool,
+) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]] | None:
+    """Redact a JPEG Baseline file frame by frame, or return None when it does not apply.
+
+    It applies when the syntax is JPEG Baseline with encapsulated Pixel Data and no
+    detector needs decoded pixels (OCR does): then memory stays at about one frame.
+    """
+    if any(getattr(d, "name", "") not in _HEADER_ONLY_DETECTORS for d in detectors):
+        return None
+    from .streaming import read_header, redact_streaming
+
+    header = read_header(src)
+    if header is None or header.value_start is None or header.transfer_syntax_uid != JPEG_BASELINE:
+        return None
+    ds = header.dataset
+    path = str(src)
+    result = FileResult(
+        input=path,
+        output=str(dst) if dst is not None else None,
+        outcome="failed",
+        transfer_syntax_in=header.transfer_syntax_uid,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+        fill=_as_fill(fill).value,
+        handler="jpeg-baseline",
+    )
+    check_dataset(ds)
+    _check_image_pixel(ds)
+    all_boxes = list(boxes)
+    per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
+    if detectors:
+        found = detect(ds, detectors)
+        all_boxes.extend(found.boxes)
+        for k, v in found.frame_boxes.items():
+            per_frame.setdefault(k, []).extend(v)
+        result.notes.extend(found.notes)
+    request = _request(all_boxes, fill, per_frame, keep_syntax)
+    outcome = redact_streaming(header, dst, request)
+    hres = HandlerResult(
+        pixel_data=b"",
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        encapsulated=True,
+        changed=outcome.changed,
+        unit="blocks",
+        notes=outcome.notes,
+    )
+    return result, ds, hres, all_boxes, per_frame
+
+
 def scan_file(
     src: str | os.PathLike[str],
     boxes: Iterable[Box] = (),
@@ -502,7 +574,10 @@ def scan_file(
                 found = detect(dicom.dataset, detectors)
     except DctRedactError as exc:
         raise exc.with_path(path) from None
-    except Exception as exc:  # a bug or an unanticipated malformation: fail closed
+    except BaseException as exc:  # a bug or an unanticipated malformation
+        # (or a Rust decoder's panic, a BaseException): fail closed
+        if isinstance(exc, _EXITS):
+            raise
         raise _unexpected(exc, path) from None
     record = FileResult(
         input=path,
