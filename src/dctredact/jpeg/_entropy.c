@@ -385,7 +385,9 @@ static const char *decode_block(BitReader *br, const DecTable *dc, const DecTabl
     if (s > 11) return "DC difference category > 11 (not 8-bit baseline)";
     int diff = s ? extend(br_get(br, s), s) : 0;
     int dcv = *pred + diff;
-    if (dcv < -32768 || dcv > 32767) return "DC coefficient out of range";
+    /* 8-bit samples give DC values in -1024..1016 (T.81 A.3.3); anything outside
+     * -1024..1023 is corrupt and could not be re-encoded (DC differences > 11 bits). */
+    if (dcv < -1024 || dcv > 1023) return "DC coefficient outside the 8-bit range";
     *pred = dcv;
     memset(blk, 0, 64 * sizeof(int16_t));
     blk[0] = (int16_t)dcv;
