@@ -115,6 +115,11 @@ def _convert_pixel_module(ds: Dataset, name: str) -> None:
     InvalidDicomError
         Naming the element that cannot be read.
     """
+    raw = ds._dict.get(PIXEL_DATA)
+    if isinstance(raw, RawDataElement) and raw.VR not in (None, "OB", "OW", "UN", "OB or OW"):
+        raise InvalidDicomError(
+            f"(7FE0,0010) Pixel Data has VR {raw.VR!r}; expected OB or OW", path=name
+        )
     for tag in list(ds.keys()):
         if tag.group != 0x0028:  # Image Pixel, Multi-frame, palette, VOI ...
             continue
