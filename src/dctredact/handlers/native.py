@@ -622,6 +622,17 @@ def redact(ds: Dataset, request: RedactionRequest) -> HandlerResult:
             f"Pixel Data (7FE0,0010) holds {len(buf)} bytes; expected at least {needed} "
             f"for {layout.frames} frame(s) of {layout.columns}x{layout.rows}"
         )
+    if len(buf) > needed + (needed & 1):
+        # Bytes the header does not account for would be written out unredacted: a
+        # header that understates the image (e.g. Columns 1 over a 64x64 image) must
+        # not hide pixels from the fill.
+        raise InvalidDicomError(
+            f"Pixel Data (7FE0,0010) holds {len(buf)} bytes but {layout.frames} frame(s) "
+            f"of {layout.columns}x{layout.rows}x{layout.samples_per_pixel} at "
+            f"{layout.bits_allocated} bits need {needed}; the extra bytes would stay "
+            "unredacted. Expected Rows, Columns, Samples per Pixel, Bits Allocated and "
+            "Number of Frames to describe all of it"
+        )
     result = HandlerResult(
         pixel_data=bytes(buf), transfer_syntax_uid=tsuid, encapsulated=False, unit="pixels"
     )
