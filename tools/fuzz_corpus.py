@@ -269,7 +269,7 @@ def _splice(data: bytes, st: Structure, start: int, end: int, new: bytes) -> byt
 
 
 def _pick_offset(data: bytes, st: Structure, rng: random.Random) -> int:
-    if st.pixel and st.pixel[1] > st.pixel[0] and rng.random() < 0.7:
+    if st.pixel and min(st.pixel[1], len(data)) > st.pixel[0] and rng.random() < 0.7:
         return rng.randrange(st.pixel[0], min(st.pixel[1], len(data)))
     return rng.randrange(len(data))
 
@@ -525,13 +525,22 @@ def check_output(path: str, box: tuple[int, int, int, int], jpeg: bool) -> str |
     """
     import numpy as np
     import pydicom
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels import get_decoder
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path)
-            arr = pixel_array(path, raw=True)
+            if jpeg and "PlanarConfiguration" in ds:
+                # PS3.5 8.2.1: irrelevant for JPEG (the stream decides); pydicom honours it
+                ds.PlanarConfiguration = 0
+            stored, high = ds.get("BitsStored"), ds.get("HighBit")
+            odd_high = stored is not None and high is not None and int(high) != int(stored) - 1
+            if odd_high and not jpeg:
+                # pydicom ignores High Bit: read the raw unsigned words, shift below
+                ds.BitsStored, ds.HighBit = ds.BitsAllocated, int(ds.BitsAllocated) - 1
+                ds.PixelRepresentation = 0
+            arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)
     except Exception as exc:
         return f"output does not decode: {type(exc).__name__}: {str(exc)[:200]}"
     frames = int(ds.get("NumberOfFrames") or 1)
@@ -549,9 +558,8 @@ def check_output(path: str, box: tuple[int, int, int, int], jpeg: bool) -> str |
     if x1 <= x0 or y1 <= y0:
         return None  # the box lies outside the (mutated) image: nothing to fill
     region = arr[:, y0:y1, x0:x1, :].astype(np.int64)
-    stored, high = ds.get("BitsStored"), ds.get("HighBit")
-    if not jpeg and stored is not None and high is not None and int(high) != int(stored) - 1:
-        # pydicom ignores High Bit; the sample value sits in bits High Bit - Stored + 1 ..
+    if odd_high and not jpeg:
+        # The sample value sits in bits High Bit - Bits Stored + 1 .. High Bit
         region = (region >> (int(high) - int(stored) + 1)) & ((1 << int(stored)) - 1)
     ptp = region.max(axis=(1, 2)) - region.min(axis=(1, 2))
     tolerance = 16 if jpeg else 0
