@@ -7,6 +7,7 @@ and see the input and output paths at the same locations (a shared file system).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ def run_dask(address: str, jobs: Sequence[Job], options: BatchOptions) -> Iterat
     options : BatchOptions
         The policy (sent to the workers once per task, pickled).
 
+    The connection timeout is ``$DCTREDACT_DASK_TIMEOUT`` (default ``20s``).
+
     Raises
     ------
     DctRedactError
@@ -40,14 +43,15 @@ def run_dask(address: str, jobs: Sequence[Job], options: BatchOptions) -> Iterat
             "--dask needs the 'distributed' package: pip install 'dctredact[dask]'"
         ) from None
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        timeout = os.environ.get("DCTREDACT_DASK_TIMEOUT", "20s")
+        client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise DctRedactError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     futures = []
     try:
         if jobs:
             futures = client.map(process_one, list(jobs), options=options, pure=False)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield future.result()
     finally:
         for future in futures:
