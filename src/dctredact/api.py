@@ -24,6 +24,7 @@ from .dicomio import (
     DicomFile,
     dataset_bytes,
     encapsulated_frames,
+    number_of_frames,
     read_dicom,
     splice_extended_offsets,
     splice_pixel_data,
@@ -528,6 +529,7 @@ def _redact_file_streaming(
     )
     check_dataset(ds)
     _check_image_pixel(ds)
+    number_of_frames(ds, path)  # an integer >= 1, checked before any frame is read
     all_boxes = list(boxes)
     per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
     if detectors:
