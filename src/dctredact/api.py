@@ -458,7 +458,7 @@ def _redact_file(
         output=str(dst) if dst is not None else None,
         outcome="failed",
         transfer_syntax_in=dicom.transfer_syntax_uid,
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+        sop_instance_uid=_sop_uid(ds),
         fill=_as_fill(fill).value,
     )
     entry, handler, _ = route(ds, path)
@@ -523,7 +523,7 @@ def _redact_file_streaming(
         output=str(dst) if dst is not None else None,
         outcome="failed",
         transfer_syntax_in=header.transfer_syntax_uid,
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+        sop_instance_uid=_sop_uid(ds),
         fill=_as_fill(fill).value,
         handler="jpeg-baseline",
     )
@@ -586,7 +586,7 @@ def scan_file(
         output=None,
         outcome="scanned",
         transfer_syntax_in=dicom.transfer_syntax_uid,
-        sop_instance_uid=str(dicom.dataset.get("SOPInstanceUID", "")) or None,
+        sop_instance_uid=_sop_uid(dicom.dataset),
         frames=_frames(dicom.dataset),
         boxes=[*boxes, *found.boxes],
         frame_boxes=found.frame_boxes,
@@ -594,6 +594,14 @@ def scan_file(
         texts=found.texts if keep_text else [],
     )
     return record.to_json()
+
+
+def _sop_uid(ds: Dataset) -> str | None:
+    """(0008,0018) SOP Instance UID for the report, or None when absent or unreadable."""
+    try:
+        return str(ds.get("SOPInstanceUID", "")) or None
+    except Exception:  # a corrupt VR/value: the report must not fail on it
+        return None
 
 
 def _frames(ds: Dataset) -> int:
