@@ -608,6 +608,7 @@ def run_case(src: str, box: tuple[int, int, int, int], workdir: str) -> dict[str
 
 def _worker(conn: Connection, workdir: str) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["RUST_BACKTRACE"] = "0"  # pyo3 panics are caught; keep the log short
     warnings.simplefilter("ignore")
     while True:
         try:
