@@ -476,6 +476,11 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _worker_init() -> None:
+    """One Tesseract thread per worker process: the processes are the parallelism."""
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
 def run_local(jobs: Sequence[Job], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:
     """Yield the record of every job as it finishes (in-process when ``workers <= 1``).
 
@@ -486,7 +491,9 @@ def run_local(jobs: Sequence[Job], options: BatchOptions, workers: int) -> Itera
         for job in jobs:
             yield process_one(job, options)
         return
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_worker_init
+    )
     try:
         futures = [pool.submit(process_one, job, options) for job in jobs]
         for future in cf.as_completed(futures):
