@@ -446,7 +446,7 @@ static PyObject *py_decode_scan(PyObject *self, PyObject *args)
         PyBuffer_Release(&data);
         return NULL;
     }
-    tables = PyMem_Calloc(8, sizeof(DecTable));
+    tables = PyMem_RawCalloc(8, sizeof(DecTable));
     if (!tables) {
         PyErr_NoMemory();
         goto fail;
@@ -497,12 +497,12 @@ static PyObject *py_decode_scan(PyObject *self, PyObject *args)
         PyErr_Format(EntropyError, "%s (MCU %ld of %ld)", err, m, s.total_mcus);
         goto fail;
     }
-    PyMem_Free(tables);
+    PyMem_RawFree(tables);
     release_scan(&s);
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
 fail:
-    PyMem_Free(tables);
+    PyMem_RawFree(tables);
     release_scan(&s);
     PyBuffer_Release(&data);
     return NULL;
@@ -516,13 +516,14 @@ typedef struct {
     uint64_t acc;
     int bits;
     int oom;
+    int nostuff; /* 1: plain bits, no 0xFF00 stuffing (an internal check buffer) */
 } BitWriter;
 
 static inline int bw_reserve(BitWriter *bw, Py_ssize_t extra)
 {
     if (bw->len + extra <= bw->cap) return 0;
     Py_ssize_t cap = bw->cap * 2 + extra + 1024;
-    uint8_t *p = PyMem_Realloc(bw->out, (size_t)cap);
+    uint8_t *p = PyMem_RawRealloc(bw->out, (size_t)cap);
     if (!p) {
         bw->oom = 1;
         return -1;
@@ -541,7 +542,7 @@ static inline void bw_put(BitWriter *bw, uint32_t code, int size)
         while (bw->bits >= 8) {
             uint8_t b = (uint8_t)(bw->acc >> (bw->bits - 8));
             bw->out[bw->len++] = b;
-            if (b == 0xFF) bw->out[bw->len++] = 0;
+            if (b == 0xFF && !bw->nostuff) bw->out[bw->len++] = 0;
             bw->bits -= 8;
         }
     }
@@ -555,7 +556,7 @@ static void bw_flush(BitWriter *bw)
     while (bw->bits >= 8) {
         uint8_t b = (uint8_t)(bw->acc >> (bw->bits - 8));
         bw->out[bw->len++] = b;
-        if (b == 0xFF) bw->out[bw->len++] = 0;
+        if (b == 0xFF && !bw->nostuff) bw->out[bw->len++] = 0;
         bw->bits -= 8;
     }
 }
@@ -636,7 +637,7 @@ static PyObject *py_encode_scan(PyObject *self, PyObject *args)
     int missing = -1;
     long m = 0;
     if (parse_scan(comps, mcus_wide, mcus_high, restart, 0, &s) < 0) return NULL;
-    tables = PyMem_Calloc(8, sizeof(EncTable));
+    tables = PyMem_RawCalloc(8, sizeof(EncTable));
     if (!tables) {
         PyErr_NoMemory();
         goto fail;
@@ -661,7 +662,7 @@ static PyObject *py_encode_scan(PyObject *self, PyObject *args)
         }
     }
     bw.cap = 65536;
-    bw.out = PyMem_Malloc((size_t)bw.cap);
+    bw.out = PyMem_RawMalloc((size_t)bw.cap);
     if (!bw.out) {
         PyErr_NoMemory();
         goto fail;
@@ -700,13 +701,13 @@ static PyObject *py_encode_scan(PyObject *self, PyObject *args)
         goto fail;
     }
     PyObject *result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);
-    PyMem_Free(bw.out);
-    PyMem_Free(tables);
+    PyMem_RawFree(bw.out);
+    PyMem_RawFree(tables);
     release_scan(&s);
     return result;
 fail:
-    PyMem_Free(bw.out);
-    PyMem_Free(tables);
+    PyMem_RawFree(bw.out);
+    PyMem_RawFree(tables);
     release_scan(&s);
     return NULL;
 }
@@ -722,7 +723,7 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
         return NULL;
     Scan s;
     if (parse_scan(comps, mcus_wide, mcus_high, restart, 0, &s) < 0) return NULL;
-    int64_t *counts = PyMem_Calloc(2 * 4 * 256, sizeof(int64_t));
+    int64_t *counts = PyMem_RawCalloc(2 * 4 * 256, sizeof(int64_t));
     if (!counts) {
         release_scan(&s);
         return PyErr_NoMemory();
@@ -761,14 +762,14 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
     }
     release_scan(&s);
     if (err) {
-        PyMem_Free(counts);
+        PyMem_RawFree(counts);
         PyErr_SetString(EntropyError, err);
         return NULL;
     }
     PyObject *dc = PyBytes_FromStringAndSize((const char *)counts, 4 * 256 * sizeof(int64_t));
     PyObject *ac = PyBytes_FromStringAndSize((const char *)(counts + 4 * 256),
                                              4 * 256 * sizeof(int64_t));
-    PyMem_Free(counts);
+    PyMem_RawFree(counts);
     if (!dc || !ac) {
         Py_XDECREF(dc);
         Py_XDECREF(ac);

@@ -43,5 +43,6 @@ def recode_scan(
     mcus_high: int,
     restart: int,
     fills: Sequence[tuple[int, int]],
+    verify: bool = ...,
     /,
 ) -> bytes: ...

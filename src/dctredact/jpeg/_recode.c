@@ -40,69 +40,71 @@ static inline uint64_t ur_load64(const UReader *r)
 
 static inline int ur_overrun(const UReader *r) { return r->bitpos > r->len * 8; }
 
-static inline int ur_symbol(UReader *r, const DecTable *t)
+/* Decode one symbol from the 64-bit window `v` (at least 56 valid bits); returns the
+ * symbol and sets *len to its code length, or -1. */
+static inline int ur_symbol_in(uint64_t v, const DecTable *t, int *len)
 {
-    if (ur_overrun(r)) return -1;
-    uint64_t v = ur_load64(r);
     int e = t->look[v >> (64 - LOOK_BITS)];
     if (e >> 8) {
-        r->bitpos += e >> 8;
+        *len = e >> 8;
         return e & 0xFF;
     }
     for (int l = LOOK_BITS + 1; l <= 16; l++) {
         int32_t code = (int32_t)(v >> (64 - l));
         if (code <= t->maxcode[l]) {
-            r->bitpos += l;
             int idx = t->valoffset[l] + code;
             if (idx < 0 || idx > 255) return -1;
+            *len = l;
             return t->huffval[idx];
         }
     }
     return -1;
 }
 
-static inline int ur_bits(UReader *r, int n)
-{
-    if (n == 0) return 0;
-    uint64_t v = ur_load64(r);
-    r->bitpos += n;
-    return (int)(v >> (64 - n));
-}
-
-/* Decode one block; blk may be NULL (symbols only). */
+/* Decode one block; blk may be NULL (symbols only). One 64-bit window load serves a
+ * code and its extra bits (16 + 11 bits at most, of the >= 56 the window holds). */
 static const char *ur_block(UReader *r, const DecTable *dc, const DecTable *ac, int16_t *blk,
                             int *pred)
 {
-    int s = ur_symbol(r, dc);
+    if (ur_overrun(r)) return "entropy-coded data ended early";
+    int len;
+    uint64_t v = ur_load64(r);
+    int s = ur_symbol_in(v, dc, &len);
     if (s < 0) return "invalid DC Huffman code";
     if (s > 11) return "DC difference category > 11 (not 8-bit baseline)";
-    int diff = s ? extend(ur_bits(r, s), s) : 0;
+    int diff = s ? extend((int)((v << len) >> (64 - s)), s) : 0;
+    r->bitpos += len + s;
     int dcv = *pred + diff;
-    if (dcv < -32768 || dcv > 32767) return "DC coefficient out of range";
+    /* As decode_block: quantized 8-bit DC values lie in -1024..1023 (T.81 A.3.3). */
+    if (dcv < -1024 || dcv > 1023) return "DC coefficient outside the 8-bit range";
     *pred = dcv;
     if (blk) {
         memset(blk, 0, 64 * sizeof(int16_t));
         blk[0] = (int16_t)dcv;
     }
     for (int k = 1; k < 64;) {
-        int rs = ur_symbol(r, ac);
+        v = ur_load64(r);
+        int rs = ur_symbol_in(v, ac, &len);
         if (rs < 0) return "invalid AC Huffman code";
         int run = rs >> 4, sz = rs & 15;
         if (sz) {
             k += run;
             if (k > 63) return "AC run past the end of the block";
             if (sz > 10) return "AC coefficient size > 10 (not 8-bit baseline)";
-            int v = ur_bits(r, sz);
-            if (blk) blk[k] = (int16_t)extend(v, sz);
+            if (blk) blk[k] = (int16_t)extend((int)((v << len) >> (64 - sz)), sz);
+            r->bitpos += len + sz;
             k++;
         } else if (run == 15) {
+            r->bitpos += len;
             k += 16;
             if (k > 64) return "zero run (ZRL) past the end of the block";
         } else if (run == 0) {
+            r->bitpos += len;
             break;
         } else {
             return "undefined AC symbol (run with size 0)";
         }
+        if (ur_overrun(r)) return "entropy-coded data ended early";
     }
     if (ur_overrun(r)) return "entropy-coded data ended early";
     return NULL;
@@ -200,14 +202,17 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     PyObject *comps, *dcs, *acs, *fills;
-    int mcus_wide, mcus_high, restart;
-    if (!PyArg_ParseTuple(args, "y*OOOiiiO", &data, &comps, &dcs, &acs, &mcus_wide,
-                          &mcus_high, &restart, &fills))
+    int mcus_wide, mcus_high, restart, verify = 0;
+    if (!PyArg_ParseTuple(args, "y*OOOiiiO|p", &data, &comps, &dcs, &acs, &mcus_wide,
+                          &mcus_high, &restart, &fills, &verify))
         return NULL;
     Scan s;
     DecTable *dec = NULL;
     EncTable *enc = NULL;
     BitWriter bw = {0};
+    BitWriter sw = {0}; /* verify: the re-coded bits again, unstuffed */
+    int16_t *edited = NULL;
+    Py_ssize_t edited_len = 0, edited_cap = 0;
     uint8_t *ubuf = NULL;
     const char *err = NULL;
     int missing = -1;
@@ -235,8 +240,8 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         fill[i].dc = dc;
     }
     Py_DECREF(fseq);
-    dec = PyMem_Calloc(8, sizeof(DecTable));
-    enc = PyMem_Calloc(8, sizeof(EncTable));
+    dec = PyMem_RawCalloc(8, sizeof(DecTable));
+    enc = PyMem_RawCalloc(8, sizeof(EncTable));
     if (!dec || !enc) {
         PyErr_NoMemory();
         goto fail;
@@ -261,10 +266,13 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
     }
     const uint8_t *in = data.buf;
     Py_ssize_t inlen = data.len;
-    ubuf = PyMem_Malloc((size_t)inlen + 16);
+    ubuf = PyMem_RawMalloc((size_t)inlen + 16);
     bw.cap = inlen + 1024;
-    bw.out = PyMem_Malloc((size_t)bw.cap);
-    if (!ubuf || !bw.out) {
+    bw.out = PyMem_RawMalloc((size_t)bw.cap);
+    sw.nostuff = 1;
+    sw.cap = 4096;
+    sw.out = PyMem_RawMalloc((size_t)sw.cap);
+    if (!ubuf || !bw.out || !sw.out) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -336,6 +344,13 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
             if (err) break;
             bw_copy_bits(&bw, r.d, 0, r.bitpos);
             for (int i = 0; i < s.ncomps; i++) out_pred[i] = in_pred[i];
+            int check_pred[MAX_SCAN_COMPS], sw_pred[MAX_SCAN_COMPS];
+            for (int i = 0; i < s.ncomps; i++) check_pred[i] = sw_pred[i] = out_pred[i];
+            long recode_start = m;
+            sw.len = 0;
+            sw.bits = 0;
+            sw.acc = 0;
+            edited_len = 0;
             /* 2. Re-code until the DC predictors agree again after the last planned MCU. */
             for (; m < m1 && !err; m++) {
                 if (m > lastp) {
@@ -354,10 +369,51 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
                     if (!err)
                         err = encode_block(&bw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
                                            &out_pred[ci], &missing);
+                    if (!err && verify) {
+                        encode_block(&sw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
+                                     &sw_pred[ci], &missing);
+                        if (edited_len + 64 > edited_cap) {
+                            Py_ssize_t cap = edited_cap * 2 + 64 * 64;
+                            int16_t *p = PyMem_RawRealloc(edited, (size_t)cap * sizeof(int16_t));
+                            if (!p) {
+                                bw.oom = 1;
+                                err = "out of memory";
+                            } else {
+                                edited = p;
+                                edited_cap = cap;
+                            }
+                        }
+                        if (!err) {
+                            memcpy(edited + edited_len, blk, 64 * sizeof(int16_t));
+                            edited_len += 64;
+                        }
+                    }
                 });
                 if (err) errm = m;
             }
             if (err) break;
+            if (verify) {
+                /* Decode the re-coded span again: it must give exactly the edited blocks. */
+                bw_flush(&sw);
+                if (bw_reserve(&sw, 16) < 0) break;
+                memset(sw.out + sw.len, 0, 16);
+                UReader vr = {sw.out, sw.len, 0};
+                Py_ssize_t at = 0;
+                int16_t back[64];
+                for (long mm = recode_start; mm < m && !err; mm++) {
+                    FOR_EACH_BLOCK_INDEX(&s, mm, {
+                        (void)bidx;
+                        if (!err)
+                            err = ur_block(&vr, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl],
+                                           back, &check_pred[ci]);
+                        if (!err && memcmp(back, edited + at, sizeof back) != 0)
+                            err = "internal check failed: re-coded block does not decode back";
+                        at += 64;
+                    });
+                    if (err) errm = mm;
+                }
+                if (err) break;
+            }
             /* 3. The rest is unchanged: validate it and copy its bits, shifted. */
             Py_ssize_t from = r.bitpos;
             err = skip_mcus(&s, &r, dec, in_pred, m, m1, &errm);
@@ -394,18 +450,22 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         goto fail;
     }
     PyObject *result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);
-    PyMem_Free(bw.out);
-    PyMem_Free(ubuf);
-    PyMem_Free(dec);
-    PyMem_Free(enc);
+    PyMem_RawFree(bw.out);
+    PyMem_RawFree(sw.out);
+    PyMem_RawFree(edited);
+    PyMem_RawFree(ubuf);
+    PyMem_RawFree(dec);
+    PyMem_RawFree(enc);
     release_scan(&s);
     PyBuffer_Release(&data);
     return result;
 fail:
-    PyMem_Free(bw.out);
-    PyMem_Free(ubuf);
-    PyMem_Free(dec);
-    PyMem_Free(enc);
+    PyMem_RawFree(bw.out);
+    PyMem_RawFree(sw.out);
+    PyMem_RawFree(edited);
+    PyMem_RawFree(ubuf);
+    PyMem_RawFree(dec);
+    PyMem_RawFree(enc);
     release_scan(&s);
     PyBuffer_Release(&data);
     return NULL;

@@ -254,12 +254,17 @@ def recode_stream(
     masks: Sequence[npt.NDArray[np.bool_]],
     fill: Fill,
     dc_values: Sequence[int],
+    *,
+    verify: bool = False,
 ) -> bytes | None:
     """Re-emit `stream` with the planned blocks filled, re-coding only what changed.
 
     Bytes before the first edited MCU and intervals without edits are copied; after the
     last edit the remaining bits are copied shifted (see ``_recode.c``). All entropy-coded
     data is still decoded symbol by symbol, so a corrupt stream is refused.
+
+    With `verify`, the re-coded MCUs are decoded again and compared with the edited
+    blocks (the copied bits are the input's own, already decoded).
 
     Returns
     -------
@@ -287,6 +292,7 @@ def recode_stream(
                 geometry.mcus_high,
                 scan.restart_interval,
                 fills,
+                verify,
             )
         except _entropy.MissingSymbol:
             return None
@@ -310,7 +316,7 @@ def redact_stream(
     *,
     photometric: str | None = None,
     allowed_sof: frozenset[int] = frozenset({SOF0}),
-    check: str = "decode",
+    check: str = "recoded",
 ) -> StreamRedaction:
     """Redact `boxes` in one JPEG stream without recompressing it.
 
@@ -326,12 +332,16 @@ def redact_stream(
         The DICOM Photometric Interpretation (MONOCHROME1: "black" is the maximum).
     allowed_sof : frozenset of int
         Frame markers accepted (SOF0; SOF1 for 8-bit JPEG Extended streams).
-    check : {"decode", "coefficients", "none"}
-        How the output is checked before it is returned: ``decode`` (default) parses it
-        again and decodes every scan symbol by symbol, proving it decodes to the end;
-        ``coefficients`` also decodes input and output completely and compares every
-        coefficient with the planned edit (about three times the cost); ``none`` trusts
-        the construction (the input was validated completely either way).
+    check : {"recoded", "decode", "coefficients", "none"}
+        How the output is checked before it is returned. The input is always decoded
+        completely (symbol by symbol), so a corrupt stream is refused either way.
+        ``recoded`` (default): every re-coded MCU is decoded again and must give the
+        edited coefficients (the rest of the output is the input's own bits); when new
+        Huffman tables were needed, the whole output is decoded and compared.
+        ``decode``: also parse the output again and decode all of it.
+        ``coefficients``: decode input and output completely and compare every
+        coefficient with the planned edit (about three times the cost).
+        ``none``: trust the construction.
 
     Returns
     -------
@@ -348,11 +358,13 @@ def redact_stream(
     masks = plan_blocks(geometry, boxes)
     counts = [int(m.sum()) for m in masks]
     dc_values = fill_dc_values(stream, fill, photometric=photometric)
+    if check not in ("recoded", "decode", "coefficients", "none"):
+        raise ValueError(f"check must be recoded, decode, coefficients or none, not {check!r}")
     if not any(counts):
         # Nothing to edit in this frame: still prove the entropy data decodes.
         recode_stream(stream, masks, fill, dc_values)
         return StreamRedaction(data, counts, False, notes, stream.frame)
-    out = recode_stream(stream, masks, fill, dc_values)
+    out = recode_stream(stream, masks, fill, dc_values, verify=check != "none")
     new_tables = out is None
     coefs: Coefficients | None = None
     if out is None:
@@ -364,8 +376,8 @@ def redact_stream(
         notes.append(f"{len(trailing)} byte(s) after EOI dropped")
     if new_tables:
         notes.append("Huffman tables extended: the originals could not code the fill")
-    if check not in ("decode", "coefficients", "none"):
-        raise ValueError(f"check must be decode, coefficients or none, not {check!r}")
+    if new_tables and check == "recoded":
+        check = "coefficients"  # everything was re-coded: compare everything
     if check == "decode":
         written = parse_jpeg(out, allowed_sof=allowed_sof)
         untouched = plan_blocks(geometry, ())
