@@ -199,10 +199,12 @@ def main() -> int:
 
                 theirs.append(max(0.0, median_ms(run_all, args.repeat) - spawn * len(cmds)))
 
-                def naive(f: bytes = frame, bs: list[Box] = boxes) -> bytes:
+                def naive(
+                    f: bytes = frame, bs: list[Box] = boxes, size: tuple[int, int] = (w, h)
+                ) -> bytes:
                     arr = np.array(Image.open(io.BytesIO(f)))
                     for b in bs:
-                        c = b.clip(w, h)
+                        c = b.clip(*size)
                         arr[c.y : c.y1, c.x : c.x1] = 0
                     out = io.BytesIO()
                     Image.fromarray(arr).save(out, "JPEG", quality=95)
