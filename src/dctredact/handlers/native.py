@@ -142,20 +142,28 @@ class PixelLayout:
             raise InvalidDicomError(
                 "Number of Frames (0028,0008) is not an integer string"
             ) from None
-        bits_stored = int(ds.BitsStored)
-        high_bit = ds.get("HighBit")
-        layout = cls(
-            rows=int(ds.Rows),
-            columns=int(ds.Columns),
-            frames=frames,
-            samples_per_pixel=int(ds.SamplesPerPixel),
-            bits_allocated=int(ds.BitsAllocated),
-            bits_stored=bits_stored,
-            high_bit=bits_stored - 1 if high_bit is None else int(high_bit),
-            pixel_representation=int(ds.get("PixelRepresentation") or 0),
-            photometric_interpretation=str(ds.PhotometricInterpretation).strip().upper(),
-            planar_configuration=int(ds.get("PlanarConfiguration") or 0),
-        )
+        try:
+            bits_stored = int(ds.BitsStored)
+            high_bit = ds.get("HighBit")
+            layout = cls(
+                rows=int(ds.Rows),
+                columns=int(ds.Columns),
+                frames=frames,
+                samples_per_pixel=int(ds.SamplesPerPixel),
+                bits_allocated=int(ds.BitsAllocated),
+                bits_stored=bits_stored,
+                high_bit=bits_stored - 1 if high_bit is None else int(high_bit),
+                pixel_representation=int(ds.get("PixelRepresentation") or 0),
+                photometric_interpretation=str(ds.PhotometricInterpretation).strip().upper(),
+                planar_configuration=int(ds.get("PlanarConfiguration") or 0),
+            )
+        except (TypeError, ValueError):
+            # e.g. a US element holding two values after a length change
+            raise InvalidDicomError(
+                "an Image Pixel module element (Rows, Columns, Samples per Pixel, Bits "
+                "Allocated/Stored, High Bit, Pixel Representation, Planar Configuration) "
+                "is not a single integer"
+            ) from None
         layout.validate()
         return layout
 
