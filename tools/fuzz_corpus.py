@@ -498,7 +498,12 @@ def mutate(data: bytes, rng: random.Random, steps: int | None = None) -> Mutatio
         if len(data) < 2:
             break
         name = rng.choice(sorted(MUTATORS))
-        data, desc = MUTATORS[name](data, structure(data), rng)
+        st = structure(data)
+        try:
+            data, desc = MUTATORS[name](data, st, rng)
+        except (struct.error, ValueError, IndexError):  # structure found past a cut
+            name = "bitflip"
+            data, desc = m_bitflip(data, st, rng)
         names.append(f"{name}: {desc}")
     return data, "; ".join(names)
 
