@@ -316,12 +316,9 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         }
         UReader r = {ubuf, unstuff(in, pos, end, ubuf), 0};
         int in_pred[MAX_SCAN_COMPS] = {0}, out_pred[MAX_SCAN_COMPS] = {0};
-        long first = -1, lastp = -1;
-        for (long m = m0; m < m1; m++) {
-            if (mcu_planned(&s, m)) {
-                if (first < 0) first = m;
-                lastp = m;
-            }
+        long first = -1;
+        for (long m = m0; m < m1 && first < 0; m++) {
+            if (mcu_planned(&s, m)) first = m;
         }
         if (first < 0) {
             /* Untouched interval: validate, then copy its bytes as they are. */
@@ -337,93 +334,97 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
             memcpy(bw.out + bw.len, in + pos, (size_t)(end - pos));
             bw.len += end - pos;
         } else {
+            /* Alternate: copy the bits of MCUs without edits (validated symbol by symbol),
+             * re-code from each planned MCU until the DC predictors agree again. */
             long m = m0;
-            /* 1. Skip to the first planned MCU; copy those bits. */
-            err = skip_mcus(&s, &r, dec, in_pred, m, first, &errm);
-            m = first;
-            if (err) break;
-            bw_copy_bits(&bw, r.d, 0, r.bitpos);
-            for (int i = 0; i < s.ncomps; i++) out_pred[i] = in_pred[i];
-            int check_pred[MAX_SCAN_COMPS], sw_pred[MAX_SCAN_COMPS];
-            for (int i = 0; i < s.ncomps; i++) check_pred[i] = sw_pred[i] = out_pred[i];
-            long recode_start = m;
-            sw.len = 0;
-            sw.bits = 0;
-            sw.acc = 0;
-            edited_len = 0;
-            /* 2. Re-code until the DC predictors agree again after the last planned MCU. */
-            for (; m < m1 && !err; m++) {
-                if (m > lastp) {
-                    int same = 1;
-                    for (int i = 0; i < s.ncomps; i++) same &= in_pred[i] == out_pred[i];
-                    if (same) break;
-                }
-                FOR_EACH_BLOCK_INDEX(&s, m, {
-                    if (!err)
-                        err = ur_block(&r, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl], blk,
-                                       &in_pred[ci]);
-                    if (!err && MASK(comp, bidx)) {
-                        memset(blk + 1, 0, 63 * sizeof(int16_t));
-                        if (fill[ci].mode == 0) blk[0] = (int16_t)fill[ci].dc;
+            Py_ssize_t copy_from = 0;
+            while (!err) {
+                long nextp = m;
+                while (nextp < m1 && !mcu_planned(&s, nextp)) nextp++;
+                err = skip_mcus(&s, &r, dec, in_pred, m, nextp, &errm);
+                if (err) break;
+                m = nextp;
+                bw_copy_bits(&bw, r.d, copy_from, r.bitpos);
+                if (m >= m1) break;
+                for (int i = 0; i < s.ncomps; i++) out_pred[i] = in_pred[i];
+                int check_pred[MAX_SCAN_COMPS], sw_pred[MAX_SCAN_COMPS];
+                for (int i = 0; i < s.ncomps; i++) check_pred[i] = sw_pred[i] = out_pred[i];
+                long recode_start = m;
+                sw.len = 0;
+                sw.bits = 0;
+                sw.acc = 0;
+                edited_len = 0;
+                /* Re-code until the DC predictors agree again at an MCU with no edit. */
+                for (; m < m1 && !err; m++) {
+                    if (!mcu_planned(&s, m)) {
+                        int same = 1;
+                        for (int i = 0; i < s.ncomps; i++) same &= in_pred[i] == out_pred[i];
+                        if (same) break;
                     }
-                    if (!err)
-                        err = encode_block(&bw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
-                                           &out_pred[ci], &missing);
-                    if (!err && verify) {
-                        encode_block(&sw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
-                                     &sw_pred[ci], &missing);
-                        if (edited_len + 64 > edited_cap) {
-                            Py_ssize_t cap = edited_cap * 2 + 64 * 64;
-                            int16_t *p = PyMem_RawRealloc(edited, (size_t)cap * sizeof(int16_t));
-                            if (!p) {
-                                bw.oom = 1;
-                                err = "out of memory";
-                            } else {
-                                edited = p;
-                                edited_cap = cap;
+                    FOR_EACH_BLOCK_INDEX(&s, m, {
+                        if (!err)
+                            err = ur_block(&r, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl], blk,
+                                           &in_pred[ci]);
+                        if (!err && MASK(comp, bidx)) {
+                            memset(blk + 1, 0, 63 * sizeof(int16_t));
+                            if (fill[ci].mode == 0) blk[0] = (int16_t)fill[ci].dc;
+                        }
+                        if (!err)
+                            err = encode_block(&bw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
+                                               &out_pred[ci], &missing);
+                        if (!err && verify) {
+                            encode_block(&sw, &enc[comp->dc_tbl], &enc[4 + comp->ac_tbl], blk,
+                                         &sw_pred[ci], &missing);
+                            if (edited_len + 64 > edited_cap) {
+                                Py_ssize_t cap = edited_cap * 2 + 64 * 64;
+                                int16_t *p = PyMem_RawRealloc(edited, (size_t)cap * sizeof(int16_t));
+                                if (!p) {
+                                    bw.oom = 1;
+                                    err = "out of memory";
+                                } else {
+                                    edited = p;
+                                    edited_cap = cap;
+                                }
+                            }
+                            if (!err) {
+                                memcpy(edited + edited_len, blk, 64 * sizeof(int16_t));
+                                edited_len += 64;
                             }
                         }
-                        if (!err) {
-                            memcpy(edited + edited_len, blk, 64 * sizeof(int16_t));
-                            edited_len += 64;
-                        }
-                    }
-                });
-                if (err) errm = m;
-            }
-            if (err) break;
-            if (verify) {
-                /* Decode the re-coded span again: it must give exactly the edited blocks. */
-                bw_flush(&sw);
-                if (bw_reserve(&sw, 16) < 0) break;
-                memset(sw.out + sw.len, 0, 16);
-                UReader vr = {sw.out, sw.len, 0};
-                Py_ssize_t at = 0;
-                int16_t back[64];
-                for (long mm = recode_start; mm < m && !err; mm++) {
-                    FOR_EACH_BLOCK_INDEX(&s, mm, {
-                        (void)bidx;
-                        if (!err)
-                            err = ur_block(&vr, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl],
-                                           back, &check_pred[ci]);
-                        if (!err && memcmp(back, edited + at, sizeof back) != 0)
-                            err = "internal check failed: re-coded block does not decode back";
-                        at += 64;
                     });
-                    if (err) errm = mm;
+                    if (err) errm = m;
                 }
                 if (err) break;
+                if (verify) {
+                    /* Decode the re-coded span again: it must give exactly the edited blocks. */
+                    bw_flush(&sw);
+                    if (bw_reserve(&sw, 16) < 0) break;
+                    memset(sw.out + sw.len, 0, 16);
+                    UReader vr = {sw.out, sw.len, 0};
+                    Py_ssize_t at = 0;
+                    int16_t back[64];
+                    for (long mm = recode_start; mm < m && !err; mm++) {
+                        FOR_EACH_BLOCK_INDEX(&s, mm, {
+                            (void)bidx;
+                            if (!err)
+                                err = ur_block(&vr, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl],
+                                               back, &check_pred[ci]);
+                            if (!err && memcmp(back, edited + at, sizeof back) != 0)
+                                err = "internal check failed: re-coded block does not decode back";
+                            at += 64;
+                        });
+                        if (err) errm = mm;
+                    }
+                    if (err) break;
+                }
+                copy_from = r.bitpos;
             }
-            /* 3. The rest is unchanged: validate it and copy its bits, shifted. */
-            Py_ssize_t from = r.bitpos;
-            err = skip_mcus(&s, &r, dec, in_pred, m, m1, &errm);
             if (err) break;
             if (!last && r.len * 8 - r.bitpos >= 8) {
                 err = "extra entropy-coded bytes before an RST marker";
                 errm = m1;
                 break;
             }
-            bw_copy_bits(&bw, r.d, from, r.bitpos);
             bw_flush(&bw);
         }
         if (bw.oom) break;
