@@ -31,6 +31,7 @@ from .dicomio import (
     write_atomically,
 )
 from .errors import DctRedactError, InvalidDicomError, ResourceLimitError, UnsupportedError
+from .extras import ExtraOptions, IconPolicy, apply_extras, needs_dataset_write
 from .geometry import Box
 from .handlers import HandlerEntry, get_handler
 from .handlers.base import Fill, Handler, HandlerResult, RedactionRequest
@@ -246,8 +247,11 @@ def _request(
     fill: Fill | str,
     frame_boxes: Mapping[int, Sequence[Box]] | None,
     keep_syntax: bool,
+    strip_markers: bool = False,
 ) -> RedactionRequest:
-    return RedactionRequest(tuple(boxes), dict(frame_boxes or {}), _as_fill(fill), keep_syntax)
+    return RedactionRequest(
+        tuple(boxes), dict(frame_boxes or {}), _as_fill(fill), keep_syntax, strip_markers
+    )
 
 
 def redact_dataset(
@@ -375,6 +379,7 @@ def redact_file(
     keep_syntax: bool = False,
     keep_text: bool = False,
     limits: Limits | None = None,
+    extras: ExtraOptions | None = None,
 ) -> FileResult:
     """Redact one DICOM file into `dst` (written atomically; `src` is never modified).
 
@@ -400,6 +405,10 @@ def redact_file(
         Resource limits (:class:`~dctredact.limits.Limits` defaults when None): sizes
         declared by the header or a JPEG frame header are checked before any decoding,
         and the time budget between frames.
+    extras : ExtraOptions, optional
+        Icon Image Sequence, overlay planes and JPEG COM/APPn handling
+        (:class:`~dctredact.extras.ExtraOptions` defaults: icons redacted with the
+        boxes scaled, overlays reported, markers kept).
 
     Returns
     -------
@@ -415,7 +424,15 @@ def redact_file(
     try:
         with enforce(limits):
             result, ds, hres, all_boxes, per_frame = _redact_file(
-                src, dst, boxes, fill, frame_boxes, detectors, keep_syntax, keep_text
+                src,
+                dst,
+                boxes,
+                fill,
+                frame_boxes,
+                detectors,
+                keep_syntax,
+                keep_text,
+                extras or ExtraOptions(),
             )
     except DctRedactError as exc:
         raise exc.with_path(path) from None
@@ -445,10 +462,13 @@ def _redact_file(
     detectors: Sequence[Detector],
     keep_syntax: bool,
     keep_text: bool,
+    extras: ExtraOptions,
 ) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]]:
     """The body of :func:`redact_file`, run under the file's limits."""
     path = str(src)
-    streamed = _redact_file_streaming(src, dst, boxes, fill, frame_boxes, detectors, keep_syntax)
+    streamed = _redact_file_streaming(
+        src, dst, boxes, fill, frame_boxes, detectors, keep_syntax, extras
+    )
     if streamed is not None:
         return streamed
     dicom = read_dicom(src)
@@ -478,9 +498,19 @@ def _redact_file(
         result.notes.extend(found.notes)
         if keep_text:
             result.texts = list(found.texts)
-    request = _request(all_boxes, fill, per_frame, keep_syntax)
+    request = _request(all_boxes, fill, per_frame, keep_syntax, extras.strip_markers)
     hres = handler(ds, request)
-    data = _output_bytes(dicom, hres)
+    every_box = [*all_boxes, *(b for v in per_frame.values() for b in v)]
+    if needs_dataset_write(ds, extras, any(not b.is_empty() for b in every_box)):
+        out = _apply(ds, hres)
+        hres.notes.extend(apply_extras(out, every_box, request.fill, extras))
+        try:
+            data = dataset_bytes(out)
+        except Exception as exc:
+            raise InvalidDicomError(f"cannot write the redacted dataset ({exc})") from None
+    else:
+        hres.notes.extend(apply_extras(ds, (), request.fill, ExtraOptions(IconPolicy.KEEP)))
+        data = _output_bytes(dicom, hres)
     if dst is not None:
         try:
             write_atomically(dst, data)
@@ -503,6 +533,7 @@ def _redact_file_streaming(
     frame_boxes: Mapping[int, Sequence[Box]] | None,
     detectors: Sequence[Detector],
     keep_syntax: bool,
+    extras: ExtraOptions,
 ) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]] | None:
     """Redact a JPEG Baseline file frame by frame, or return None when it does not apply.
 
@@ -517,6 +548,8 @@ def _redact_file_streaming(
     if header is None or header.value_start is None or header.transfer_syntax_uid != JPEG_BASELINE:
         return None
     ds = header.dataset
+    if needs_dataset_write(ds, extras, True):
+        return None  # icons or overlays to edit: the in-memory path rewrites the data set
     path = str(src)
     result = FileResult(
         input=path,
@@ -538,7 +571,7 @@ def _redact_file_streaming(
         for k, v in found.frame_boxes.items():
             per_frame.setdefault(k, []).extend(v)
         result.notes.extend(found.notes)
-    request = _request(all_boxes, fill, per_frame, keep_syntax)
+    request = _request(all_boxes, fill, per_frame, keep_syntax, extras.strip_markers)
     outcome = redact_streaming(header, dst, request)
     hres = HandlerResult(
         pixel_data=b"",

@@ -33,7 +33,7 @@ from .errors import DctRedactError, InvalidDicomError
 from .handlers.base import RedactionRequest
 from .handlers.jpeg_baseline import check_frame_header
 from .jpeg.codec import redact_stream
-from .jpeg.stream import SOF0
+from .jpeg.stream import SOF0, parse_jpeg, strip_segments
 from .limits import current
 
 __all__ = ["DicomHeader", "StreamOutcome", "read_header", "redact_streaming"]
@@ -269,6 +269,11 @@ def redact_streaming(
                             raise type(exc)(f"frame {index + 1}: {exc.reason}") from None
                         raise
                     data = result.data
+                    if request.strip_markers:
+                        data, removed = strip_segments(parse_jpeg(data, allowed_sof=allowed_sof))
+                        if removed:
+                            key = "COM/APPn segment(s) removed"
+                            notes[key] = notes.get(key, 0) + 1
                     if len(data) % 2:
                         data += b"\x00"
                     offsets.append(position)

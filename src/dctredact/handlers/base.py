@@ -46,12 +46,16 @@ class RedactionRequest:
         The fill mode.
     keep_syntax : bool
         Refuse rather than change the transfer syntax (lossy non-baseline input).
+    strip_markers : bool
+        Remove COM and non-essential APPn segments from JPEG streams kept in the DCT
+        domain.
     """
 
     boxes: Sequence[Box] = ()
     frame_boxes: Mapping[int, Sequence[Box]] = field(default_factory=dict)
     fill: Fill = Fill.BLACK
     keep_syntax: bool = False
+    strip_markers: bool = False
 
     def boxes_for(self, frame: int) -> list[Box]:
         """Every box that applies to `frame` (0-based)."""

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 from ..dicomio import encapsulate_frames, encapsulated_frames
 from ..errors import DctRedactError, InvalidDicomError, JpegStreamError
 from ..jpeg.codec import redact_stream
-from ..jpeg.stream import SOF0, SOF1, FrameHeader
+from ..jpeg.stream import SOF0, SOF1, FrameHeader, parse_jpeg, strip_segments
 from .base import HandlerResult, RedactionRequest
 
 __all__ = ["check_frame_header", "redact", "redact_extended"]
@@ -59,7 +59,14 @@ def _redact(ds: Dataset, request: RedactionRequest, allowed: frozenset[int]) -> 
             if isinstance(exc, JpegStreamError) and not exc.reason.startswith("frame"):
                 raise JpegStreamError(f"frame {index + 1}: {exc.reason}") from None
             raise
-        frames_out.append(result.data)
+        data = result.data
+        if request.strip_markers:
+            data, removed = strip_segments(parse_jpeg(data, allowed_sof=allowed))
+            if removed:
+                notes["COM/APPn segment(s) removed"] = (
+                    notes.get("COM/APPn segment(s) removed", 0) + 1
+                )
+        frames_out.append(data)
         changed += result.changed
         for note in result.notes:
             notes[note] = notes.get(note, 0) + 1

@@ -24,6 +24,7 @@ __all__ = [
     "ScanComponent",
     "Segment",
     "parse_jpeg",
+    "strip_segments",
 ]
 
 SOI, EOI, SOS, DHT, DQT, DRI, DNL, COM = 0xD8, 0xD9, 0xDA, 0xC4, 0xDB, 0xDD, 0xDC, 0xFE
@@ -521,6 +522,32 @@ def _check_limits(frame: FrameHeader, where: int) -> None:
     mcus = -(-frame.columns // (8 * hmax)) * -(-frame.rows // (8 * vmax))
     blocks = mcus * sum(c.h * c.v for c in frame.components)
     limits.check_bytes(blocks * 64 * 2, what=f"decoding the coefficients of {name}")
+
+
+#: APPn identifiers decoders rely on (colour space signalling); never stripped.
+_ESSENTIAL_APP = (b"JFIF\x00", b"JFXX\x00", b"Adobe")
+
+
+def strip_segments(stream: JpegStream) -> tuple[bytes, int]:
+    """Return the stream without COM and non-essential APPn segments, and how many went.
+
+    APP0 "JFIF"/"JFXX" and APP14 "Adobe" stay: they tell decoders the colour space.
+    Everything else in those markers is free text or vendor metadata that may identify.
+    """
+    data = stream.data
+    parts = []
+    prev = 0
+    removed = 0
+    for seg in stream.segments:
+        if seg.name == "COM" or (
+            seg.name.startswith("APP")
+            and not any(data[seg.offset + 4 : seg.end].startswith(k) for k in _ESSENTIAL_APP)
+        ):
+            parts.append(data[prev : seg.offset])
+            prev = seg.end
+            removed += 1
+    parts.append(data[prev:])
+    return b"".join(parts), removed
 
 
 def _parse_sof(marker: int, payload: bytes, where: int) -> FrameHeader:
