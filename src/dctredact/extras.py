@@ -70,13 +70,12 @@ class ExtraOptions:
 
 def overlay_groups(ds: Dataset) -> list[int]:
     """Repeating groups 6000..601E that hold Overlay Data (60xx,3000)."""
+    # Tags only: iterating the data set itself would decode every element.
     return sorted(
         {
-            elem.tag.group
-            for elem in ds
-            if 0x6000 <= elem.tag.group <= 0x601E
-            and elem.tag.group % 2 == 0
-            and elem.tag.element == 0x3000
+            tag.group
+            for tag in ds.keys()
+            if 0x6000 <= tag.group <= 0x601E and tag.group % 2 == 0 and tag.element == 0x3000
         }
     )
 
@@ -154,7 +153,7 @@ def apply_extras(
     if groups:
         names = ", ".join(f"{g:04X}" for g in groups)
         if options.overlays is OverlayPolicy.REMOVE:
-            for tag in [e.tag for e in ds if e.tag.group in groups]:
+            for tag in [t for t in ds.keys() if t.group in groups]:
                 del ds[tag]
             notes.append(f"overlay plane(s) {names} removed")
         else:
