@@ -74,7 +74,7 @@ def overlay_groups(ds: Dataset) -> list[int]:
     return sorted(
         {
             tag.group
-            for tag in ds.keys()
+            for tag in ds.keys()  # noqa: SIM118 - iterating a Dataset decodes elements
             if 0x6000 <= tag.group <= 0x601E and tag.group % 2 == 0 and tag.element == 0x3000
         }
     )
@@ -153,7 +153,7 @@ def apply_extras(
     if groups:
         names = ", ".join(f"{g:04X}" for g in groups)
         if options.overlays is OverlayPolicy.REMOVE:
-            for tag in [t for t in ds.keys() if t.group in groups]:
+            for tag in [t for t in ds.keys() if t.group in groups]:  # noqa: SIM118
                 del ds[tag]
             notes.append(f"overlay plane(s) {names} removed")
         else:

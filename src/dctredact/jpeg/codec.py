@@ -21,7 +21,15 @@ from ..geometry import Box, FrameGeometry, plan_blocks
 from ..handlers.base import Fill
 from . import _entropy
 from .huffman import optimal_table
-from .stream import SOF0, FrameHeader, HuffmanTable, JpegStream, Scan, parse_jpeg
+from .stream import (
+    SOF0,
+    FrameHeader,
+    HuffmanTable,
+    JpegStream,
+    Scan,
+    identity_segments,
+    parse_jpeg,
+)
 
 __all__ = [
     "Coefficients",
@@ -354,6 +362,12 @@ def redact_stream(
     """
     stream = parse_jpeg(data, allowed_sof=allowed_sof)
     notes = list(stream.notes)
+    risky = identity_segments(stream)
+    if risky:
+        notes.append(
+            f"{'/'.join(sorted(set(risky)))} segment(s) that may carry identity kept "
+            "(--strip-markers removes them)"
+        )
     geometry = frame_geometry(stream)
     masks = plan_blocks(geometry, boxes)
     counts = [int(m.sum()) for m in masks]

@@ -23,6 +23,7 @@ __all__ = [
     "Scan",
     "ScanComponent",
     "Segment",
+    "identity_segments",
     "parse_jpeg",
     "strip_segments",
 ]
@@ -526,6 +527,20 @@ def _check_limits(frame: FrameHeader, where: int) -> None:
 
 #: APPn identifiers decoders rely on (colour space signalling); never stripped.
 _ESSENTIAL_APP = (b"JFIF\x00", b"JFXX\x00", b"Adobe")
+
+
+def identity_segments(stream: JpegStream) -> list[str]:
+    """Names of the COM/APPn segments that may carry identity (all but JFIF and Adobe)."""
+    data = stream.data
+    return [
+        seg.name
+        for seg in stream.segments
+        if seg.name == "COM"
+        or (
+            seg.name.startswith("APP")
+            and not any(data[seg.offset + 4 : seg.end].startswith(k) for k in _ESSENTIAL_APP)
+        )
+    ]
 
 
 def strip_segments(stream: JpegStream) -> tuple[bytes, int]:
