@@ -414,6 +414,7 @@ def process_one(job: Job, options: BatchOptions) -> dict[str, Any]:
             detectors=detectors,
             keep_syntax=settings.keep_syntax,
             keep_text=settings.report_text,
+            extras=settings.extras(),
         )
         changes: dict[str, str] = {}
         if options.edits_header:

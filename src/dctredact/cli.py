@@ -7,6 +7,7 @@ Human output goes to stderr, machine output (``--json``, reports) to stdout. Exi
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import sys
 from pathlib import Path
@@ -87,6 +88,30 @@ TextOpt = Annotated[
 ]
 
 
+class IconChoice(str, enum.Enum):
+    """--icon choices."""
+
+    REDACT = "redact"
+    REMOVE = "remove"
+    KEEP = "keep"
+
+
+IconOpt = Annotated[
+    IconChoice,
+    typer.Option(help="Icon Image Sequence thumbnails: redact the boxes scaled, remove, keep."),
+]
+OverlayOpt = Annotated[
+    bool,
+    typer.Option("--remove-overlays", help="Remove overlay planes (60xx,3000), not only report."),
+]
+StripOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strip-markers",
+        help="Remove JPEG COM and APPn segments (but JFIF/Adobe) that may carry identity.",
+    ),
+]
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -130,6 +155,9 @@ def _settings(
     ocr_padding: int,
     keep_syntax: bool,
     report_text: bool,
+    icon: str = "redact",
+    remove_overlays: bool = False,
+    strip_markers: bool = False,
 ) -> Settings:
     return Settings(
         boxes=tuple(_boxes(box)),
@@ -142,6 +170,9 @@ def _settings(
         us_regions=us_regions,
         keep_syntax=keep_syntax,
         report_text=report_text,
+        icon=icon,
+        remove_overlays=remove_overlays,
+        strip_markers=strip_markers,
     )
 
 
@@ -174,6 +205,9 @@ def redact(
         bool, typer.Option(help="Refuse files whose transfer syntax would have to change.")
     ] = False,
     report_text: TextOpt = False,
+    icon: IconOpt = IconChoice.REDACT,
+    remove_overlays: OverlayOpt = False,
+    strip_markers: StripOpt = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON record per file on stdout.")
     ] = False,
@@ -257,6 +291,9 @@ def redact(
         values["ocr_padding"],
         values["keep_syntax"],
         values["report_text"],
+        IconChoice(values["icon"]).value,
+        values["remove_overlays"],
+        values["strip_markers"],
     )
     quiet, verbose, jobs = values["quiet"], values["verbose"], values["jobs"]
     report, quarantine, uid_map, html = (

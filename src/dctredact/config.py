@@ -47,6 +47,9 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "ocr_padding": (int,),
     "keep_syntax": (bool,),
     "report_text": (bool,),
+    "icon": (str,),
+    "remove_overlays": (bool,),
+    "strip_markers": (bool,),
     "jobs": (int,),
     "report": (str,),
     "quarantine": (str,),
@@ -158,4 +161,7 @@ def settings_from_mapping(values: dict[str, Any]) -> Settings:
         us_regions=values.get("keep_us_regions", False),
         keep_syntax=values.get("keep_syntax", False),
         report_text=values.get("report_text", False),
+        icon=values.get("icon", "redact"),
+        remove_overlays=values.get("remove_overlays", False),
+        strip_markers=values.get("strip_markers", False),
     )

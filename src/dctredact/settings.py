@@ -15,6 +15,7 @@ from typing import Any
 
 from .detect.base import Detector
 from .errors import DctRedactError
+from .extras import ExtraOptions, IconPolicy, OverlayPolicy
 from .geometry import Box
 from .handlers.base import Fill
 
@@ -47,6 +48,12 @@ class Settings:
         Refuse files whose transfer syntax would have to change.
     report_text : bool
         Put recognised text into reports (patient data: off by default).
+    icon : str
+        Icon Image Sequence: ``redact`` (boxes scaled; default), ``remove`` or ``keep``.
+    remove_overlays : bool
+        Remove overlay planes (60xx,3000) instead of only reporting them.
+    strip_markers : bool
+        Remove COM and non-essential APPn segments from JPEG streams.
     """
 
     boxes: tuple[Box, ...] = ()
@@ -59,6 +66,9 @@ class Settings:
     us_regions: bool = False
     keep_syntax: bool = False
     report_text: bool = False
+    icon: str = "redact"
+    remove_overlays: bool = False
+    strip_markers: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +88,23 @@ class Settings:
                 with contextlib.suppress(OSError):
                     d[key] = hashlib.sha256(Path(d[key]).read_bytes()).hexdigest()
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def extras(self) -> ExtraOptions:
+        """Icon, overlay and JPEG marker handling as :class:`~dctredact.extras.ExtraOptions`.
+
+        Raises
+        ------
+        DctRedactError
+            When ``icon`` is not one of redact, remove, keep.
+        """
+        try:
+            icon = IconPolicy(self.icon)
+        except ValueError:
+            raise DctRedactError(
+                f"icon policy {self.icon!r} is unknown; expected redact, remove or keep"
+            ) from None
+        overlays = OverlayPolicy.REMOVE if self.remove_overlays else OverlayPolicy.REPORT
+        return ExtraOptions(icon, overlays, self.strip_markers)
 
     def detectors(self) -> list[Detector]:
         """Build the enabled detectors (validating rule and box files now, not per file).
