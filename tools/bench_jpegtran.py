@@ -170,7 +170,7 @@ def main() -> int:
                 src.write_bytes(frame)
                 ours.append(
                     median_ms(
-                        lambda f=frame, b=boxes: redact_stream(f, b, Fill.GRAY, check=args.check),
+                        lambda f=frame, b=boxes: redact_stream(f, b, Fill.BLACK, check=args.check),
                         args.repeat,
                     )
                 )
