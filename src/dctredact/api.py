@@ -423,17 +423,18 @@ def redact_file(
     path = str(src)
     try:
         with enforce(limits):
-            result, ds, hres, all_boxes, per_frame = _redact_file(
+            job = _FileJob(
                 src,
                 dst,
-                boxes,
-                fill,
-                frame_boxes,
-                detectors,
+                tuple(boxes),
+                _as_fill(fill),
+                {k: list(v) for k, v in (frame_boxes or {}).items()},
+                tuple(detectors),
                 keep_syntax,
                 keep_text,
                 extras or ExtraOptions(),
             )
+            result, ds, hres, request = _redact_file(job)
     except DctRedactError as exc:
         raise exc.with_path(path) from None
     except BaseException as exc:  # a bug or an unanticipated malformation
@@ -441,8 +442,8 @@ def redact_file(
         if isinstance(exc, _EXITS):
             raise
         raise _unexpected(exc, path) from None
-    result.boxes = all_boxes
-    result.frame_boxes = per_frame
+    result.boxes = list(request.boxes)
+    result.frame_boxes = {k: list(v) for k, v in request.frame_boxes.items()}
     result.frames = _frames(ds)
     result.changed = hres.changed
     result.unit = hres.unit
@@ -453,57 +454,71 @@ def redact_file(
     return result
 
 
+@dataclass(frozen=True)
+class _FileJob:
+    """One :func:`redact_file` call: what to redact and how (shared by both paths)."""
+
+    src: str | os.PathLike[str]
+    dst: str | os.PathLike[str] | None
+    boxes: tuple[Box, ...]
+    fill: Fill
+    frame_boxes: dict[int, list[Box]]
+    detectors: tuple[Detector, ...]
+    keep_syntax: bool
+    keep_text: bool
+    extras: ExtraOptions
+
+    def new_result(self, ds: Dataset, syntax: str, handler: str | None = None) -> FileResult:
+        """A result record, failed until the work is done."""
+        return FileResult(
+            input=str(self.src),
+            output=str(self.dst) if self.dst is not None else None,
+            outcome="failed",
+            handler=handler,
+            transfer_syntax_in=syntax,
+            sop_instance_uid=_sop_uid(ds),
+            fill=self.fill.value,
+        )
+
+    def collect(self, ds: Dataset, result: FileResult) -> RedactionRequest:
+        """Explicit boxes plus what the detectors find, as a request; notes into `result`."""
+        boxes = list(self.boxes)
+        per_frame = {k: list(v) for k, v in self.frame_boxes.items()}
+        if self.detectors:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = detect(ds, self.detectors)
+            boxes.extend(found.boxes)
+            for k, v in found.frame_boxes.items():
+                per_frame.setdefault(k, []).extend(v)
+            result.notes.extend(found.notes)
+            if self.keep_text:
+                result.texts = list(found.texts)
+        return _request(boxes, self.fill, per_frame, self.keep_syntax, self.extras.strip_markers)
+
+
 def _redact_file(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str] | None,
-    boxes: Iterable[Box],
-    fill: Fill | str,
-    frame_boxes: Mapping[int, Sequence[Box]] | None,
-    detectors: Sequence[Detector],
-    keep_syntax: bool,
-    keep_text: bool,
-    extras: ExtraOptions,
-) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]]:
+    job: _FileJob,
+) -> tuple[FileResult, Dataset, HandlerResult, RedactionRequest]:
     """The body of :func:`redact_file`, run under the file's limits."""
-    path = str(src)
-    streamed = _redact_file_streaming(
-        src, dst, boxes, fill, frame_boxes, detectors, keep_syntax, extras
-    )
+    streamed = _redact_file_streaming(job)
     if streamed is not None:
         return streamed
-    dicom = read_dicom(src)
+    path = str(job.src)
+    dicom = read_dicom(job.src)
     ds = dicom.dataset
-    result = FileResult(
-        input=path,
-        output=str(dst) if dst is not None else None,
-        outcome="failed",
-        transfer_syntax_in=dicom.transfer_syntax_uid,
-        sop_instance_uid=_sop_uid(ds),
-        fill=_as_fill(fill).value,
-    )
+    result = job.new_result(ds, dicom.transfer_syntax_uid)
     entry, handler, _ = route(ds, path)
     result.handler = entry.name
     check_dataset(ds)
     if entry.name == "jpeg-baseline":
         _check_image_pixel(ds)
-    all_boxes = list(boxes)
-    per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
-    if detectors:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found = detect(ds, detectors)
-        all_boxes.extend(found.boxes)
-        for k, v in found.frame_boxes.items():
-            per_frame.setdefault(k, []).extend(v)
-        result.notes.extend(found.notes)
-        if keep_text:
-            result.texts = list(found.texts)
-    request = _request(all_boxes, fill, per_frame, keep_syntax, extras.strip_markers)
+    request = job.collect(ds, result)
     hres = handler(ds, request)
-    every_box = [*all_boxes, *(b for v in per_frame.values() for b in v)]
-    if needs_dataset_write(ds, extras, any(not b.is_empty() for b in every_box)):
+    every_box = [*request.boxes, *(b for v in request.frame_boxes.values() for b in v)]
+    if needs_dataset_write(ds, job.extras, any(not b.is_empty() for b in every_box)):
         out = _apply(ds, hres)
-        hres.notes.extend(apply_extras(out, every_box, request.fill, extras))
+        hres.notes.extend(apply_extras(out, every_box, request.fill, job.extras))
         try:
             data = dataset_bytes(out)
         except Exception as exc:
@@ -511,14 +526,14 @@ def _redact_file(
     else:
         hres.notes.extend(apply_extras(ds, (), request.fill, ExtraOptions(IconPolicy.KEEP)))
         data = _output_bytes(dicom, hres)
-    if dst is not None:
+    if job.dst is not None:
         try:
-            write_atomically(dst, data)
+            write_atomically(job.dst, data)
         except OSError as exc:
             raise DctRedactError(
-                f"cannot write the output {dst}: {exc.strerror or type(exc).__name__}"
+                f"cannot write the output {job.dst}: {exc.strerror or type(exc).__name__}"
             ) from None
-    return result, ds, hres, all_boxes, per_frame
+    return result, ds, hres, request
 
 
 #: Detectors that read only the header, so a file can be streamed frame by frame.
@@ -526,53 +541,29 @@ _HEADER_ONLY_DETECTORS = {"rules", "boxes", "us-regions"}
 
 
 def _redact_file_streaming(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str] | None,
-    boxes: Iterable[Box],
-    fill: Fill | str,
-    frame_boxes: Mapping[int, Sequence[Box]] | None,
-    detectors: Sequence[Detector],
-    keep_syntax: bool,
-    extras: ExtraOptions,
-) -> tuple[FileResult, Dataset, HandlerResult, list[Box], dict[int, list[Box]]] | None:
+    job: _FileJob,
+) -> tuple[FileResult, Dataset, HandlerResult, RedactionRequest] | None:
     """Redact a JPEG Baseline file frame by frame, or return None when it does not apply.
 
     It applies when the syntax is JPEG Baseline with encapsulated Pixel Data and no
     detector needs decoded pixels (OCR does): then memory stays at about one frame.
     """
-    if any(getattr(d, "name", "") not in _HEADER_ONLY_DETECTORS for d in detectors):
+    if any(getattr(d, "name", "") not in _HEADER_ONLY_DETECTORS for d in job.detectors):
         return None
     from .streaming import read_header, redact_streaming
 
-    header = read_header(src)
+    header = read_header(job.src)
     if header is None or header.value_start is None or header.transfer_syntax_uid != JPEG_BASELINE:
         return None
     ds = header.dataset
-    if needs_dataset_write(ds, extras, True):
+    if needs_dataset_write(ds, job.extras, True):
         return None  # icons or overlays to edit: the in-memory path rewrites the data set
-    path = str(src)
-    result = FileResult(
-        input=path,
-        output=str(dst) if dst is not None else None,
-        outcome="failed",
-        transfer_syntax_in=header.transfer_syntax_uid,
-        sop_instance_uid=_sop_uid(ds),
-        fill=_as_fill(fill).value,
-        handler="jpeg-baseline",
-    )
+    result = job.new_result(ds, header.transfer_syntax_uid, "jpeg-baseline")
     check_dataset(ds)
     _check_image_pixel(ds)
-    number_of_frames(ds, path)  # an integer >= 1, checked before any frame is read
-    all_boxes = list(boxes)
-    per_frame: dict[int, list[Box]] = {k: list(v) for k, v in (frame_boxes or {}).items()}
-    if detectors:
-        found = detect(ds, detectors)
-        all_boxes.extend(found.boxes)
-        for k, v in found.frame_boxes.items():
-            per_frame.setdefault(k, []).extend(v)
-        result.notes.extend(found.notes)
-    request = _request(all_boxes, fill, per_frame, keep_syntax, extras.strip_markers)
-    outcome = redact_streaming(header, dst, request)
+    number_of_frames(ds, str(job.src))  # an integer >= 1, checked before any frame is read
+    request = job.collect(ds, result)
+    outcome = redact_streaming(header, job.dst, request)
     hres = HandlerResult(
         pixel_data=b"",
         transfer_syntax_uid=header.transfer_syntax_uid,
@@ -581,7 +572,7 @@ def _redact_file_streaming(
         unit="blocks",
         notes=outcome.notes,
     )
-    return result, ds, hres, all_boxes, per_frame
+    return result, ds, hres, request
 
 
 def scan_file(
