@@ -209,9 +209,16 @@ def test_jpeg2000_ybr_rct_kept() -> None:
     arr = rng.integers(0, 65536, size=(72, 64, 3)).astype(np.uint16)  # >= 32 px for OpenJPEG
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
     options = dict(
-        rows=72, columns=64, samples_per_pixel=3, bits_allocated=16, bits_stored=16,
-        pixel_representation=0, photometric_interpretation="YBR_RCT", planar_configuration=0,
-        number_of_frames=1, use_mct=True,
+        rows=72,
+        columns=64,
+        samples_per_pixel=3,
+        bits_allocated=16,
+        bits_stored=16,
+        pixel_representation=0,
+        photometric_interpretation="YBR_RCT",
+        planar_configuration=0,
+        number_of_frames=1,
+        use_mct=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

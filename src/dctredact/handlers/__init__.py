@@ -183,9 +183,7 @@ register(
 )
 register(
     ["1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93"],
-    HandlerEntry(
-        "refused", "", "", "JPEG 2000 Part 2 multi-component images cannot be decoded"
-    ),
+    HandlerEntry("refused", "", "", "JPEG 2000 Part 2 multi-component images cannot be decoded"),
 )
 register(
     ["1.2.840.10008.1.2.4.110", "1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112"],

@@ -256,9 +256,7 @@ def _decode(ds: Dataset, tsuid: str, layout: PixelLayout) -> tuple[Array, dict[s
             # panic with a BaseException (pyo3 PanicException); fail closed with ours
             if isinstance(exc, _EXITS):
                 raise
-            raise InvalidDicomError(
-                f"cannot decode the {_name(tsuid)} pixel data: {exc}"
-            ) from None
+            raise InvalidDicomError(f"cannot decode the {_name(tsuid)} pixel data: {exc}") from None
     expected = (layout.frames, layout.rows, layout.columns, layout.samples_per_pixel)
     if arr.size != np.prod(expected):
         raise InvalidDicomError(
@@ -279,8 +277,7 @@ def _decoded_layout(layout: PixelLayout, meta: dict[str, Any]) -> PixelLayout:
         pi = "YBR_FULL"  # decoders return full-resolution chroma
     if pi in ("YBR_RCT", "YBR_ICT"):
         raise UnsupportedError(
-            f"the decoder returned {pi} samples; expected RGB after the inverse colour "
-            "transform"
+            f"the decoder returned {pi} samples; expected RGB after the inverse colour transform"
         )
     decoded = replace(
         layout,
@@ -502,12 +499,15 @@ def _describe_changes(
         )
         if failures and not lossy:
             why = "; ".join(failures)
-        note(f"transfer syntax changed from {_name(tsuid)} ({tsuid}) to {_name(uid)} ({uid}): "
-             f"{why}")
+        note(
+            f"transfer syntax changed from {_name(tsuid)} ({tsuid}) to {_name(uid)} ({uid}): {why}"
+        )
     if out_pi != layout.photometric_interpretation:
         updates["PhotometricInterpretation"] = out_pi
-        note(f"Photometric Interpretation changed from {layout.photometric_interpretation} "
-             f"to {out_pi} (the decoder returned {decoded.photometric_interpretation})")
+        note(
+            f"Photometric Interpretation changed from {layout.photometric_interpretation} "
+            f"to {out_pi} (the decoder returned {decoded.photometric_interpretation})"
+        )
     if layout.samples_per_pixel > 1 and uid != RLE and layout.planar_configuration != 0:
         updates["PlanarConfiguration"] = 0
     if decoded.pixel_representation != layout.pixel_representation:
@@ -519,7 +519,11 @@ def _describe_changes(
         if tsuid in _ALWAYS_LOSSY or ds.get("LossyImageCompression") != "00":
             updates["LossyImageCompression"] = "01"
         else:
-            note("Lossy Image Compression is kept at 00 as the header says; the source "
-                 "syntax allows lossy coding")
-        note("pixels were decoded from lossy data and written losslessly; Lossy Image "
-             "Compression Ratio and Method are kept")
+            note(
+                "Lossy Image Compression is kept at 00 as the header says; the source "
+                "syntax allows lossy coding"
+            )
+        note(
+            "pixels were decoded from lossy data and written losslessly; Lossy Image "
+            "Compression Ratio and Method are kept"
+        )

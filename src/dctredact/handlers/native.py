@@ -133,9 +133,7 @@ class PixelLayout:
             if ds.get(kw) is None
         ]
         if missing:
-            raise InvalidDicomError(
-                f"Image Pixel module incomplete: missing {', '.join(missing)}"
-            )
+            raise InvalidDicomError(f"Image Pixel module incomplete: missing {', '.join(missing)}")
         try:
             frames = int(ds.get("NumberOfFrames") or 1)
         except (TypeError, ValueError):
@@ -456,9 +454,7 @@ def _fill_plain(
             rows = np.clip(idx - int(pal[0, 0]), 0, len(pal) - 1)
             values = (_nearest_entry(pal, pal[rows, 1:].mean(axis=0)),)
         else:
-            values = tuple(
-                _round_mean(samples.read(region[..., c]), lo, hi) for c in range(spp)
-            )
+            values = tuple(_round_mean(samples.read(region[..., c]), lo, hi) for c in range(spp))
         per_box.append((box, values))
     # Means are taken from the original frame before anything is written.
     for box, values in per_box:
