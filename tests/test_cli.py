@@ -162,3 +162,32 @@ def test_real_subprocess(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
     assert "1 of 1 file(s) written" in proc.stderr
+
+
+def test_no_header_value_reaches_stderr(tmp_path: Path) -> None:
+    # pydicom warns about invalid values by quoting them; the CLI must not pass that on.
+    ds = pydicom.dcmread(jpeg_file())
+    ds.StudyInstanceUID = "1.2.SECRET-PATIENT-VALUE"
+    ds.PatientName = "Secret^Patient"
+    src = tmp_path / "in.dcm"
+    ds.save_as(src)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dctredact",
+            "redact",
+            str(src),
+            "-o",
+            str(tmp_path / "o.dcm"),
+            "--box",
+            "0,0,10,10",
+            "--no-ocr",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SECRET" not in proc.stderr + proc.stdout
+    assert "Secret" not in proc.stderr + proc.stdout

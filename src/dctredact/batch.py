@@ -380,6 +380,7 @@ def process_one(job: Job, options: BatchOptions) -> dict[str, Any]:
         The record: ``outcome`` is ``redacted``, ``no-text``, ``skipped`` or ``failed``;
         ``resumed`` is true when an earlier identical run's output was kept.
     """
+    quiet_pydicom()  # also in Dask workers, which never ran _worker_init
     from .api import FileResult, redact_file
 
     started = time.perf_counter()
@@ -477,9 +478,24 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def quiet_pydicom() -> None:
+    """Silence pydicom's reading warnings: they quote element values (patient data).
+
+    Malformed values are still refused where they matter (the handlers validate what
+    they use); a warning on stderr would only leak the value into logs.
+    """
+    import warnings
+
+    import pydicom.config
+
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+
+
 def _worker_init() -> None:
     """One Tesseract thread per worker process: the processes are the parallelism."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    quiet_pydicom()
 
 
 def run_local(jobs: Sequence[Job], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:

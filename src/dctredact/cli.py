@@ -832,6 +832,9 @@ def version() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from .batch import quiet_pydicom
+
+    quiet_pydicom()  # its warnings quote header values: never on a terminal or in logs
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover
