@@ -8,6 +8,7 @@ precision) is refused with an error naming the marker found.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass, field
@@ -303,7 +304,19 @@ def _u16(data: bytes, offset: int) -> int:
     return int(struct.unpack_from(">H", data, offset)[0])
 
 
-def _parse_dht(payload: bytes, where: int) -> list[HuffmanTable]:
+@functools.lru_cache(maxsize=64)
+def _parse_dht(payload: bytes, where: int) -> tuple[HuffmanTable, ...]:
+    """Tables of one DHT payload (cached: the frames of a cine repeat their tables)."""
+    return tuple(_parse_dht_uncached(payload, where))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_dqt(payload: bytes, where: int) -> dict[int, tuple[int, ...]]:
+    """Tables of one DQT payload (cached; callers copy the dict, never mutate it)."""
+    return _parse_dqt_uncached(payload, where)
+
+
+def _parse_dht_uncached(payload: bytes, where: int) -> list[HuffmanTable]:
     tables = []
     pos = 0
     while pos < len(payload):
@@ -345,7 +358,7 @@ def _parse_dht(payload: bytes, where: int) -> list[HuffmanTable]:
     return tables
 
 
-def _parse_dqt(payload: bytes, where: int) -> dict[int, tuple[int, ...]]:
+def _parse_dqt_uncached(payload: bytes, where: int) -> dict[int, tuple[int, ...]]:
     tables: dict[int, tuple[int, ...]] = {}
     pos = 0
     while pos < len(payload):
@@ -441,7 +454,7 @@ def parse_jpeg(data: bytes, *, allowed_sof: frozenset[int] = frozenset({SOF0})) 
             )
         seg = Segment(marker, pos, end)
         segments.append(seg)
-        payload = data[pos + 4 : end]
+        payload = bytes(data[pos + 4 : end])
         if marker in allowed_sof:
             if frame is not None:
                 raise JpegStreamError(f"second frame header {marker_name(marker)} at byte {pos}")
