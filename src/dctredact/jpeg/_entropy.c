@@ -242,6 +242,14 @@ static int parse_scan_sized(PyObject *comps, int mcus_wide, int mcus_high, int r
             PyErr_SetString(EntropyError, "inconsistent component layout");
             return -1;
         }
+        /* A negative grid would pass the size test below, and two negative counts give
+         * a positive MCU total: blocks at negative rows/columns (out of bounds). */
+        if (n > 1 && (mcus_wide < 1 || mcus_high < 1)) {
+            release_scan(s);
+            Py_DECREF(seq);
+            PyErr_Format(EntropyError, "invalid MCU grid %d x %d", mcus_wide, mcus_high);
+            return -1;
+        }
         if (n > 1 && ((long)mcus_wide * c->h > c->alloc_wide ||
                       (long)mcus_high * c->v > c->alloc_high)) {
             release_scan(s);
