@@ -13,6 +13,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -232,8 +233,13 @@ static int parse_scan_sized(PyObject *comps, int mcus_wide, int mcus_high, int r
         }
         s->ncomps = (int)i + 1;
         c->coef = (int16_t *)c->buf.buf;
-        long need = (long)c->alloc_wide * c->alloc_high * bytes_per_block;
-        if (c->alloc_wide < 1 || c->alloc_high < 1 || c->buf.len < need || c->h < 1 ||
+        /* alloc_wide * alloc_high * bytes_per_block can exceed a long (signed overflow;
+         * a product that wraps to a small value would pass the size test): -1 = too big. */
+        long need = -1;
+        if (c->alloc_wide >= 1 && c->alloc_high >= 1 &&
+            c->alloc_wide <= LONG_MAX / bytes_per_block / c->alloc_high)
+            need = (long)c->alloc_wide * c->alloc_high * bytes_per_block;
+        if (need < 0 || c->buf.len < need || c->h < 1 ||
             c->h > 4 || c->v < 1 || c->v > 4 || c->dc_tbl < 0 || c->dc_tbl > 3 ||
             c->ac_tbl < 0 || c->ac_tbl > 3 || c->blocks_wide > c->alloc_wide ||
             c->blocks_high > c->alloc_high || c->blocks_wide < 1 || c->blocks_high < 1) {
