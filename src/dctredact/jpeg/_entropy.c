@@ -239,7 +239,10 @@ static int parse_scan_sized(PyObject *comps, int mcus_wide, int mcus_high, int r
         if (c->alloc_wide >= 1 && c->alloc_high >= 1 &&
             c->alloc_wide <= LONG_MAX / bytes_per_block / c->alloc_high)
             need = (long)c->alloc_wide * c->alloc_high * bytes_per_block;
-        if (need < 0 || c->buf.len < need || c->h < 1 ||
+        /* int16 coefficients are accessed in place: a misaligned buffer (e.g. a memoryview
+         * starting at an odd offset) is undefined behaviour. Masks are bytes. */
+        int misaligned = bytes_per_block > 1 && ((uintptr_t)c->buf.buf % sizeof(int16_t)) != 0;
+        if (need < 0 || c->buf.len < need || misaligned || c->h < 1 ||
             c->h > 4 || c->v < 1 || c->v > 4 || c->dc_tbl < 0 || c->dc_tbl > 3 ||
             c->ac_tbl < 0 || c->ac_tbl > 3 || c->blocks_wide > c->alloc_wide ||
             c->blocks_high > c->alloc_high || c->blocks_wide < 1 || c->blocks_high < 1) {
