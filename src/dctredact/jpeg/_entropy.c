@@ -216,6 +216,13 @@ static int parse_scan_sized(PyObject *comps, int mcus_wide, int mcus_high, int r
         ScanComp *c = &s->comp[i];
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *bufobj;
+        if (!PyTuple_Check(item)) { /* PyArg_ParseTuple would raise SystemError */
+            s->ncomps = (int)i;
+            release_scan(s);
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "each component must be a tuple");
+            return -1;
+        }
         if (!PyArg_ParseTuple(item, "Oiiiiiiii", &bufobj, &c->alloc_wide, &c->alloc_high,
                               &c->h, &c->v, &c->blocks_wide, &c->blocks_high, &c->dc_tbl,
                               &c->ac_tbl)) {

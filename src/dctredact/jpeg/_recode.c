@@ -232,7 +232,13 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
     }
     for (int i = 0; i < s.ncomps; i++) {
         int mode, dc;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fseq, i), "ii", &mode, &dc)) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fseq, i);
+        if (!PyTuple_Check(item)) { /* PyArg_ParseTuple would raise SystemError */
+            Py_DECREF(fseq);
+            PyErr_SetString(PyExc_TypeError, "each fill must be a (mode, dc) tuple");
+            goto fail;
+        }
+        if (!PyArg_ParseTuple(item, "ii", &mode, &dc)) {
             Py_DECREF(fseq);
             goto fail;
         }
