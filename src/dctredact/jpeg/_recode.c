@@ -404,7 +404,12 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
                 if (verify) {
                     /* Decode the re-coded span again: it must give exactly the edited blocks. */
                     bw_flush(&sw);
-                    if (bw_reserve(&sw, 16) < 0) break;
+                    /* Out of memory in the check buffer: fail the call (a bare break here
+                     * would leave the rest of the interval out of the output). */
+                    if (sw.oom || bw_reserve(&sw, 16) < 0) {
+                        bw.oom = 1;
+                        break;
+                    }
                     memset(sw.out + sw.len, 0, 16);
                     UReader vr = {sw.out, sw.len, 0};
                     Py_ssize_t at = 0;
