@@ -242,6 +242,14 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
             Py_DECREF(fseq);
             goto fail;
         }
+        /* The DC is stored as int16 and must be an 8-bit baseline value (as decode_block
+         * requires), else the output would hold a DC our own decoder refuses. */
+        if (mode < 0 || mode > 1 || dc < -1024 || dc > 1023) {
+            Py_DECREF(fseq);
+            PyErr_Format(PyExc_ValueError, "fill (%d, %d): mode must be 0 or 1, DC -1024..1023",
+                         mode, dc);
+            goto fail;
+        }
         fill[i].mode = (uint8_t)mode;
         fill[i].dc = dc;
     }
