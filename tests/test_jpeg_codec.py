@@ -36,6 +36,8 @@ SAMPLINGS = [
     ((4, 1), (1, 1), (1, 1)),
     ((2, 2), (2, 1), (1, 2)),
     ((3, 1), (1, 1), (1, 1)),
+    ((1, 1), (1, 1), (1, 1), (1, 1)),  # CMYK / YCCK (Adobe)
+    ((2, 2), (1, 1), (1, 1), (2, 2)),
 ]
 
 
@@ -60,6 +62,8 @@ def streams(draw: st.DrawFn) -> tuple[FrameGeometry, list[np.ndarray], bytes, di
     }
     if len(sampling) == 3 and draw(st.booleans()):
         options.update(adobe_transform=0, jfif=False)
+    if len(sampling) == 4:
+        options.update(adobe_transform=draw(st.sampled_from([0, 2])), jfif=False)
     stream = build_stream(geometry, coefs, quant, **options)
     return geometry, coefs, stream, options
 
