@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import struct
@@ -400,8 +401,17 @@ def mutate_layout(rng: random.Random, base: Base, buffers: list[Any], per_block:
         t[0] = _buffer(rng, (c["alloc_high"], c["alloc_wide"]), per_block, t[0])
     r = rng.random()
     if r < 0.03:
-        return rng.choice([[], None, 5, [(0,)], [tuple(layout[0][:8])], [list(layout[0])],
-                           [tuple(layout[0]) + (0,)]])  # type: ignore[return-value]
+        return rng.choice(
+            [
+                [],
+                None,
+                5,
+                [(0,)],
+                [tuple(layout[0][:8])],
+                [list(layout[0])],
+                [(*tuple(layout[0]), 0)],
+            ]
+        )  # type: ignore[return-value]
     if r < 0.08:
         layout = layout * rng.randint(2, 5)  # too many components, aliasing buffers
     elif r < 0.12 and len(layout) > 1:
@@ -430,8 +440,8 @@ def make_case(seed: int, index: int) -> tuple[str, tuple[Any, ...]]:
     fn = rng.choice(["decode_scan", "decode_scan", "encode_scan", "count_symbols",
                      "recode_scan", "recode_scan", "recode_scan"])  # fmt: skip
     clean = rng.random() < 0.15  # a mostly-valid call, to reach the deep paths
-    mw, mh, rst = (base.mcus_wide, base.mcus_high, base.restart) if clean else mutate_dims(
-        rng, base
+    mw, mh, rst = (
+        (base.mcus_wide, base.mcus_high, base.restart) if clean else mutate_dims(rng, base)
     )
     dcs = base.dcs if clean or rng.random() < 0.6 else random_tables(rng, base.dcs)
     acs = base.acs if clean or rng.random() < 0.6 else random_tables(rng, base.acs)
@@ -474,9 +484,9 @@ def make_case(seed: int, index: int) -> tuple[str, tuple[Any, ...]]:
         if r < 0.6:
             for i in range(len(fills)):
                 if rng.random() < 0.6:
-                    fills[i] = (_int(rng, -1, 3), rng.choice(INTERESTING + [-32768, 32767, 70000]))
+                    fills[i] = (_int(rng, -1, 3), rng.choice([*INTERESTING, -32768, 32767, 70000]))
         elif r < 0.8:
-            fills = fills[:-1] if rng.random() < 0.5 else fills + [(0, 0)]
+            fills = fills[:-1] if rng.random() < 0.5 else [*fills, (0, 0)]
         else:
             fills = rng.choice([None, 7, [(0,)], [("a", 1)], [[0, 0]] * 4, [(0, 2**40)]])
     verify = rng.random() < 0.5
@@ -537,7 +547,7 @@ def worker(seed: int, start: int, stop: int, status: str) -> int:
         counts[f"{fn}:{outcome}"] += 1
     os.pwrite(fd, struct.pack("<q", stop), 0)
     os.close(fd)
-    print("COUNTS " + repr(dict(counts)), flush=True)
+    print("COUNTS " + json.dumps(dict(counts)), flush=True)
     return 1 if bad else 0
 
 
@@ -581,7 +591,7 @@ def fuzz(args: argparse.Namespace) -> int:
             reached = struct.unpack("<q", fh.read(8))[0]
         for line in out.splitlines():
             if line.startswith("COUNTS "):
-                counts.update(eval(line[7:]))  # noqa: S307 - our own repr of a dict of ints
+                counts.update(json.loads(line[7:]))
             elif line.startswith("[bad]"):
                 findings.append(line)
                 print(line, flush=True)
@@ -593,8 +603,9 @@ def fuzz(args: argparse.Namespace) -> int:
             print(msg, flush=True)
             done += reached - start + 1
             counts["crash"] += 1
-            if reached + 1 < stop and (args.count is not None or time.monotonic() - began <
-                                       args.seconds):  # finish the batch after the crash
+            if reached + 1 < stop and (
+                args.count is not None or time.monotonic() - began < args.seconds
+            ):  # finish the batch after the crash
                 launch(reached + 1, stop, slot)
                 slot += 1
         else:
