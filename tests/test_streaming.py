@@ -60,3 +60,15 @@ def test_a_failing_frame_leaves_no_output(tmp_path: Path) -> None:
         redact_file(src, out, [Box(0, 0, 10, 10)])
     assert not out.exists()
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+
+
+def test_empty_number_of_frames_is_refused(tmp_path: Path) -> None:
+    import pydicom
+
+    ds = pydicom.dcmread(FIXTURES / "monochrome1_odd.dcm")
+    ds.NumberOfFrames = ""
+    src = tmp_path / "empty.dcm"
+    ds.save_as(src)
+    with pytest.raises(DctRedactError, match="Number of Frames is present but empty"):
+        redact_file(src, tmp_path / "out.dcm", [Box(0, 0, 8, 8)])
+    assert not (tmp_path / "out.dcm").exists()

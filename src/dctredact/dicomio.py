@@ -160,11 +160,17 @@ def number_of_frames(ds: Dataset, path: str = "") -> int:
     Raises
     ------
     InvalidDicomError
-        When the value is not a positive integer.
+        When the value is not a positive integer, or present but empty (readers cannot
+        decode such a file, so its output would not decode either).
     """
     value = ds.get("NumberOfFrames", 1)
+    if value is None or value == "":
+        raise InvalidDicomError(
+            "(0028,0008) Number of Frames is present but empty; expected an integer >= 1",
+            path=path or None,
+        )
     try:
-        frames = int(value) if value not in (None, "") else 1
+        frames = int(value)
     except (TypeError, ValueError):
         raise InvalidDicomError(
             "(0028,0008) Number of Frames is not an integer", path=path or None
