@@ -19,7 +19,14 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from dctredact.detect.frames import display_frames
-from dctredact.detect.ocr import OcrDetector, group_lines, merge_boxes
+from dctredact.detect.ocr import (
+    OcrDetector,
+    find_lines,
+    group_lines,
+    label_components,
+    merge_boxes,
+    text_candidates,
+)
 from dctredact.errors import DetectionError
 from dctredact.geometry import Box
 
@@ -113,8 +120,10 @@ def test_group_lines_and_merge() -> None:
     words = [Box(10, 10, 30, 12), Box(45, 11, 20, 12), Box(200, 10, 20, 12)]
     lines = group_lines(words)
     assert Box(10, 10, 55, 13) in lines and Box(200, 10, 20, 12) in lines
-    merged = merge_boxes([Box(0, 0, 10, 10, "ocr", 50.0), Box(5, 5, 10, 10, "ocr", 80.0)])
-    assert merged == [Box(0, 0, 15, 15)] and merged[0].confidence == 80.0
+    merged = merge_boxes([Box(0, 0, 10, 10, "ocr", 50.0), Box(2, 1, 10, 10, "ocr", 80.0)])
+    assert merged == [Box(0, 0, 12, 11)] and merged[0].confidence == 80.0
+    # Diagonal neighbours stay apart: their bounding box would add too much area.
+    assert len(merge_boxes([Box(0, 0, 10, 10), Box(5, 5, 10, 10)])) == 2
     # A tall box touching two lines does not join them into one rectangle.
     kept = merge_boxes([Box(0, 0, 100, 10), Box(0, 20, 100, 10), Box(50, 5, 5, 20)])
     assert len(kept) == 3
@@ -158,7 +167,7 @@ def test_text_of_every_colour_found(colour_result, label: str) -> None:
     box = dict(truth)[label]
     assert coverage(box, det.boxes, *frame.shape[:2]) >= 0.98
     for b in det.boxes:
-        assert b.source == "ocr" and b.confidence is not None
+        assert b.source == "ocr"
         assert b.x >= 0 and b.y >= 0
         assert b.x1 <= frame.shape[1] and b.y1 <= frame.shape[0]
 
@@ -178,17 +187,59 @@ def test_texts_only_when_asked(colour_result) -> None:
     assert quiet.boxes and quiet.texts == []
 
 
-@pytest.mark.parametrize("name", ["us_000.dcm", "screen_001.dcm"])
-def test_fixture_ground_truth_found(detector: OcrDetector, name: str) -> None:
+@pytest.mark.parametrize("name", ["us_000.dcm", "screen_007.dcm", "us_006.dcm"])
+def test_fixture_every_line_covered(detector: OcrDetector, name: str) -> None:
     info = TRUTH["files"][name]
     ds = pydicom.dcmread(FIXTURES / name)
     det = detector.detect(ds)
-    covers = [coverage(b, det.boxes, info["rows"], info["columns"]) for b in info["boxes"]]
-    # Most lines fully covered, nearly all at least touched; large lines always covered.
-    assert sum(c >= 0.9 for c in covers) >= 0.7 * len(covers)
-    for b, c in zip(info["boxes"], covers, strict=True):
-        if b["size"] >= 16 and b["font"] != "PIL-default":
-            assert c >= 0.8, (name, b["size"], b["color"])
+    rows, cols = info["rows"], info["columns"]
+    for i, b in enumerate(info["boxes"]):
+        assert coverage(b, det.boxes, rows, cols) >= 0.98, (name, i, b["size"], b["color"])
+    text_area = sum(b["w"] * b["h"] for b in info["boxes"])
+    assert sum(b.area for b in det.boxes) <= 6 * text_area
+
+
+def test_fixture_set_recall_floor(detector: OcrDetector) -> None:
+    """Coverage over all single-frame fixtures: a floor that catches regressions."""
+    total = covered = 0
+    for name, info in sorted(TRUTH["files"].items()):
+        if info["frames"] != 1 or name in {"us_000.dcm", "screen_007.dcm", "us_006.dcm"}:
+            continue
+        det = detector.detect(pydicom.dcmread(FIXTURES / name))
+        for b in info["boxes"]:
+            total += 1
+            covered += coverage(b, det.boxes, info["rows"], info["columns"]) >= 0.98
+    assert covered >= 0.65 * total, (covered, total)  # measured 35/51; texture screens miss
+
+
+# -- pixel-level line finder ----------------------------------------------------------
+
+
+def test_label_components_8_connected() -> None:
+    m = np.zeros((10, 12), dtype=bool)
+    m[1, 1:4] = True
+    m[2, 4] = True  # diagonal neighbour: same component
+    m[5:7, 5:7] = True
+    m[8, 0] = True
+    m[9, 1] = True
+    c = label_components(m, np.arange(120).reshape(10, 12))
+    boxes = sorted(c.box(i).as_tuple() for i in range(len(c)))
+    assert boxes == [(0, 8, 2, 2), (1, 1, 4, 2), (5, 5, 2, 2)]
+    assert sorted(c.count.tolist()) == [2, 4, 4]
+    assert len(label_components(np.zeros((4, 4), dtype=bool))) == 0
+
+
+def test_find_lines_on_plain_background() -> None:
+    img = Image.new("RGB", (200, 60), (0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.text((5, 5), "ID 123456", font=ImageFont.truetype(FONT, 12), fill=(0, 255, 255))
+    d.text((5, 30), "Dark", font=ImageFont.truetype(FONT, 14), fill=(200, 200, 200))
+    d.line([(100, 50), (190, 50)], fill=(255, 255, 255))  # a rule, not text
+    lines = find_lines(np.asarray(img))
+    flat = [ln for ln in lines if ln.flat and ln.chars >= 2]
+    assert len(flat) == 2
+    assert all(ln.box.y1 < 49 for ln in flat)
+    assert text_candidates(np.asarray(img))
 
 
 # -- multi-frame ---------------------------------------------------------------------

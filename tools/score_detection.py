@@ -49,12 +49,12 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 try:
     from dctredact.detect.frames import display_frames
-    from dctredact.detect.ocr import OcrDetector
+    from dctredact.detect.ocr import PASSES, OcrDetector
     from dctredact.geometry import Box
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from dctredact.detect.frames import display_frames
-    from dctredact.detect.ocr import OcrDetector
+    from dctredact.detect.ocr import PASSES, OcrDetector
     from dctredact.geometry import Box
 
 __all__ = ["Failure", "Report", "fill_redact", "normalise", "score"]
@@ -143,7 +143,7 @@ def _read_back(reader: OcrDetector, frame: np.ndarray, box: Box, tokens: list[st
     crop = frame[c.y : c.y1, c.x : c.x1]
     if crop.size == 0 or int(crop.max()) == int(crop.min()):
         return False  # uniform: nothing to read
-    words = [normalise(t) for t in reader.detect_frame(crop).texts]
+    words = [normalise(t) for t in reader.read_text(crop)]
     joined = "".join(words)
     return any(t in words or (len(t) >= 4 and t in joined) for t in wanted)
 
@@ -188,9 +188,9 @@ def score(
     bx = json.loads(Path(boxes).read_text()) if isinstance(boxes, (str, Path)) else boxes
     if bx is not None and "files" in bx:
         bx = bx["files"]
-    reader = OcrDetector(
-        confidence=10, upscale=3, max_passes=4, keep_text=True, include_unread=False
-    )
+    # The read-back runs every preprocessing pass at 3x on the padded area: it must be
+    # at least as strong a reader as the detector (never weaken it).
+    reader = OcrDetector(confidence=10, upscale=3, max_passes=len(PASSES))
     report = Report()
     for name, info in sorted(gt["files"].items()):
         report.files += 1

@@ -7,12 +7,15 @@ VOI window when the dataset has one (else the frame's own minimum and maximum).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.pixels import apply_color_lut, apply_modality_lut, iter_pixels
+from pydicom.uid import JPEGBaseline8Bit
 
 from ..errors import DetectionError
 
@@ -95,6 +98,55 @@ def to_display(arr: np.ndarray, ds: Dataset) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
+def _pillow_frames(ds: Dataset) -> Iterator[npt.NDArray[np.uint8]] | None:
+    """Fast path for 8-bit JPEG Baseline: libjpeg-turbo decodes and converts to RGB.
+
+    pydicom converts YCbCr to RGB in numpy, which costs ~5x the decoding itself on a long
+    cine. Pillow lets libjpeg do it (SIMD). Used only for plain 8-bit YBR_FULL(_422) or
+    MONOCHROME streams; anything else (or a first frame Pillow cannot read as expected)
+    returns None and the generic path is used.
+    """
+    tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    pi = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    if tsyntax != JPEGBaseline8Bit or int(ds.get("BitsAllocated", 0) or 0) != 8:
+        return None
+    want = {"YBR_FULL_422": "RGB", "YBR_FULL": "RGB", "MONOCHROME2": "L", "MONOCHROME1": "L"}
+    if pi not in want or spp != (3 if want[pi] == "RGB" else 1):
+        return None
+    try:
+        from PIL import Image
+
+        nframes = int(ds.get("NumberOfFrames", 1) or 1)
+        streams = generate_frames(ds.PixelData, number_of_frames=nframes)
+        first_bytes = next(streams)
+        first = Image.open(io.BytesIO(first_bytes))
+        if first.mode != want[pi] or first.size != (int(ds.Columns), int(ds.Rows)):
+            return None
+        arr0 = np.asarray(first)
+    except Exception:  # any doubt: let pydicom decide
+        return None
+
+    def gen() -> Iterator[npt.NDArray[np.uint8]]:
+        yield to_display(arr0, ds) if want[pi] == "L" else arr0
+        for index, data in enumerate(streams, start=1):
+            try:
+                img = Image.open(io.BytesIO(data))
+                arr = np.asarray(img)
+            except Exception as exc:
+                raise DetectionError(
+                    f"cannot decode frame {index} of the pixel data (JPEG Baseline): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if arr.shape != arr0.shape:
+                raise DetectionError(
+                    f"frame {index} of the pixel data is {arr.shape}; expected {arr0.shape}"
+                )
+            yield to_display(arr, ds) if want[pi] == "L" else arr
+
+    return gen()
+
+
 def display_frames(ds: Dataset) -> Iterator[npt.NDArray[np.uint8]]:
     """Yield every frame of `ds` as a display-ready uint8 array.
 
@@ -116,6 +168,10 @@ def display_frames(ds: Dataset) -> Iterator[npt.NDArray[np.uint8]]:
     """
     if "PixelData" not in ds and "FloatPixelData" not in ds:
         raise DetectionError("dataset has no Pixel Data; expected an image")
+    fast = _pillow_frames(ds)
+    if fast is not None:
+        yield from fast
+        return
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     label = f"{tsyntax.name} ({tsyntax})" if tsyntax is not None else "unknown syntax"
     iterator = iter_pixels(ds)

@@ -18,9 +18,8 @@ Recognised text is never logged; it is returned only when ``keep_text=True``.
 from __future__ import annotations
 
 import shutil
-from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -32,13 +31,14 @@ from ..errors import DetectionError
 from ..geometry import Box
 from .base import Detection, FrameSource
 from .frames import display_frames
+from .policy import PhiMatcher, Policy
 
 __all__ = ["PASSES", "OcrDetector", "group_lines", "merge_boxes", "text_candidates"]
 
 U8 = npt.NDArray[np.uint8]
 
 #: Preprocessing passes in the order they are tried (``max_passes`` keeps the first N).
-PASSES = ("maxinv", "luma", "bright", "saturation", "localcontrast", "otsu")
+PASSES = ("maxinv", "localcontrast", "luma", "bright", "saturation", "otsu")
 
 _INSTALL_HINT = (
     "install Tesseract OCR (Debian/Ubuntu: 'apt-get install tesseract-ocr "
@@ -136,78 +136,389 @@ def _edges(gray: U8, threshold: int) -> npt.NDArray[np.bool_]:
     return e
 
 
-def _components(mask: npt.NDArray[np.bool_], cell: int = 4) -> list[tuple[int, int, int, int]]:
-    """Bounding boxes ``(y0, x0, y1, x1)`` of 8-connected blobs, on a grid of `cell` px."""
-    rows, cols = mask.shape
+def _rank_filter(img: U8, radius: int, op: np.ufunc) -> U8:
+    """Separable grey-scale min (``np.minimum``) or max filter over a square window."""
+    out = img
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (radius, radius)
+        p = np.pad(out, pad, mode="edge")
+        n = out.shape[axis]
+        acc = p.take(range(0, n), axis=axis)
+        for d in range(1, 2 * radius + 1):
+            acc = op(acc, p.take(range(d, d + n), axis=axis))
+        out = acc
+    return out
+
+
+def ink_contrast(frame: U8, radius: int = 4) -> npt.NDArray[np.int16]:
+    """How far each pixel stands out as a thin stroke: bright and dark, in any channel.
+
+    The white top-hat of the max channel (bright strokes: white, yellow, cyan, ...)
+    and the black top-hat of the min channel (dark strokes: black, red, blue on light)
+    over a ``(2 radius + 1)`` square: strokes thinner than the window stand out, flat
+    areas, gradients and large shapes do not. The two polarities are kept apart (the
+    gaps between bright strokes look like dark strokes).
+
+    Parameters
+    ----------
+    frame : numpy.ndarray
+        uint8 frame, 2-D or RGB.
+    radius : int
+        Half the window size; strokes up to ``2 radius`` pixels wide are found.
+
+    Returns
+    -------
+    numpy.ndarray
+        int16 array of shape ``(2, rows, columns)``: bright and dark contrast (0..255).
+    """
+    hi = _max_channel(frame)
+    lo = frame.min(axis=2) if frame.ndim == 3 else frame
+    return _stroke_contrast(hi, lo, radius)
+
+
+def _local_median(img: U8, cell: int = 4) -> npt.NDArray[np.int16]:
+    """Approximate median over ~``3 cell`` px: block medians, then a 3x3 median of those."""
+    rows, cols = img.shape
     gh, gw = -(-rows // cell), -(-cols // cell)
-    padded = np.zeros((gh * cell, gw * cell), dtype=bool)
-    padded[:rows, :cols] = mask
-    grid: npt.NDArray[np.bool_] = np.asarray(padded.reshape(gh, cell, gw, cell).any(axis=(1, 3)))
-    seen = np.zeros_like(grid)
-    out = []
-    for sy, sx in zip(*np.nonzero(grid), strict=True):
-        if seen[sy, sx]:
+    p = np.pad(img, ((0, gh * cell - rows), (0, gw * cell - cols)), mode="edge")
+    blocks = p.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, cell * cell)
+    coarse = np.median(blocks, axis=2)
+    q = np.pad(coarse, 1, mode="edge")
+    near = np.stack([q[dy : dy + gh, dx : dx + gw] for dy in range(3) for dx in range(3)])
+    med = np.median(near, axis=0).astype(np.int16)
+    return np.repeat(np.repeat(med, cell, axis=0), cell, axis=1)[:rows, :cols]
+
+
+def _stroke_contrast(hi: U8, lo: U8, radius: int) -> npt.NDArray[np.int16]:
+    """Bright strokes of `hi` and dark strokes of `lo`, each also against the local median.
+
+    The top-hat finds thin strokes; the median test keeps the polarity of the text: the
+    gaps between bright strokes are dark against their neighbours but not against the
+    (mostly background) local median.
+    """
+    opened = _rank_filter(_rank_filter(hi, radius, np.minimum), radius, np.maximum)
+    closed = _rank_filter(_rank_filter(lo, radius, np.maximum), radius, np.minimum)
+    h16, l16 = hi.astype(np.int16), lo.astype(np.int16)
+    cell = max(2, 2 * radius)
+    bright = np.minimum(h16 - opened, h16 - _local_median(hi, cell))
+    dark = np.minimum(closed.astype(np.int16) - l16, _local_median(lo, cell) - l16)
+    return np.stack([bright, dark])
+
+
+@dataclass
+class Components:
+    """Bounding boxes and pixel counts of the 8-connected components of a mask.
+
+    Attributes
+    ----------
+    x0, y0, x1, y1 : numpy.ndarray
+        Bounding boxes (end exclusive), one entry per component.
+    count : numpy.ndarray
+        Pixels per component.
+    mean : numpy.ndarray
+        Mean value of the component's pixels in the image given to the labeller (0
+        without one): the stroke colour.
+    polarity : numpy.ndarray
+        0 for bright strokes, 1 for dark strokes.
+    """
+
+    x0: npt.NDArray[np.int64]
+    y0: npt.NDArray[np.int64]
+    x1: npt.NDArray[np.int64]
+    y1: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int64]
+    mean: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    polarity: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != len(self.x0):
+            self.mean = np.zeros(len(self.x0))
+        if len(self.polarity) != len(self.x0):
+            self.polarity = np.zeros(len(self.x0), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.x0)
+
+    def box(self, i: int) -> Box:
+        """Component `i` as a Box."""
+        return Box(
+            int(self.x0[i]),
+            int(self.y0[i]),
+            int(self.x1[i] - self.x0[i]),
+            int(self.y1[i] - self.y0[i]),
+            "ocr",
+            None,
+        )
+
+
+def label_components(
+    mask: npt.NDArray[np.bool_], values: npt.NDArray[np.generic] | None = None
+) -> Components:
+    """8-connected components of `mask`, vectorised over horizontal runs.
+
+    Runs of set pixels are found per row; runs on neighbouring rows that touch
+    (8-connectivity) are joined by label propagation with pointer jumping. Cost is
+    linear in the number of runs, not pixels.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray of bool
+        2-D mask.
+    values : numpy.ndarray, optional
+        Image of the same shape whose mean over each component is returned.
+
+    Returns
+    -------
+    Components
+        One entry per component (order unspecified).
+    """
+    rows, cols = mask.shape
+    width = cols + 2
+    padded = np.zeros((rows, width), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded.ravel())
+    starts = np.flatnonzero(d == 1) + 1  # flat index of the first set pixel
+    ends = np.flatnonzero(d == -1) + 1  # flat index one past the last
+    empty = np.zeros(0, dtype=np.int64)
+    if len(starts) == 0:
+        return Components(empty, empty, empty, empty, empty)
+    run_row = starts // width
+    run_x0 = starts % width - 1
+    run_x1 = ends % width - 1
+    n = len(starts)
+    # For each run, the runs of the row above touching it: [b.x0 - 1, b.x1] overlaps.
+    key_start = run_row * width + run_x0
+    key_end = run_row * width + run_x1
+    above = run_row - 1
+    lo = np.searchsorted(key_end, above * width + run_x0, side="left")
+    hi = np.searchsorted(key_start, above * width + run_x1, side="right") - 1
+    ok = (run_row > 0) & (hi >= lo)
+    counts = np.where(ok, hi - lo + 1, 0)
+    b_idx = np.repeat(np.arange(n), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    a_idx = np.repeat(lo, counts) + offsets
+    label = np.arange(n)
+    while len(a_idx):
+        # Hook the larger root onto the smaller, then compress paths fully.
+        ra, rb = label[a_idx], label[b_idx]
+        differ = ra != rb
+        if not differ.any():
+            break
+        a_idx, b_idx, ra, rb = a_idx[differ], b_idx[differ], ra[differ], rb[differ]
+        np.minimum.at(label, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            nxt = label[label]
+            if np.array_equal(nxt, label):
+                break
+            label = nxt
+    uniq, comp = np.unique(label, return_inverse=True)
+    k = len(uniq)
+    x0 = np.full(k, cols, dtype=np.int64)
+    y0 = np.full(k, rows, dtype=np.int64)
+    x1 = np.zeros(k, dtype=np.int64)
+    y1 = np.zeros(k, dtype=np.int64)
+    cnt = np.zeros(k, dtype=np.int64)
+    np.minimum.at(x0, comp, run_x0)
+    np.minimum.at(y0, comp, run_row)
+    np.maximum.at(x1, comp, run_x1)
+    np.maximum.at(y1, comp, run_row + 1)
+    np.add.at(cnt, comp, run_x1 - run_x0)
+    mean = np.zeros(k)
+    if values is not None:
+        flat = np.zeros((rows, width), dtype=np.int64)
+        flat[:, 1:-1] = values
+        cs = np.concatenate([[0], np.cumsum(flat.ravel())])
+        sums = np.zeros(k)
+        np.add.at(sums, comp, cs[ends] - cs[starts])
+        mean = sums / np.maximum(cnt, 1)
+    return Components(x0, y0, x1, y1, cnt, mean)
+
+
+def _ink_components(
+    contrast: npt.NDArray[np.int16],
+    threshold: int,
+    exclude: npt.NDArray[np.bool_] | None = None,
+    planes: tuple[U8, U8] | None = None,
+) -> tuple[Components, npt.NDArray[np.bool_]]:
+    """Components of bright and of dark strokes (labelled apart), and the ink mask.
+
+    `planes` (max channel, min channel) give each component its stroke colour.
+    """
+    parts = []
+    union = np.zeros(contrast.shape[1:], dtype=bool)
+    for i, plane in enumerate(contrast):
+        m = plane > threshold
+        if exclude is not None:
+            m &= ~exclude
+        union |= m
+        c = label_components(m, planes[i] if planes is not None else None)
+        c.polarity = np.full(len(c), i, dtype=np.int64)
+        parts.append(c)
+    fields = ("x0", "y0", "x1", "y1", "count", "mean", "polarity")
+    joined = Components(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+    return joined, union
+
+
+def _planes(frame: U8) -> tuple[U8, U8]:
+    """Max and min channel of a frame."""
+    if frame.ndim == 2:
+        return frame, frame
+    return _max_channel(frame), frame.min(axis=2)
+
+
+def _components(mask: npt.NDArray[np.bool_], cell: int = 4) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes ``(y0, x0, y1, x1)`` of 8-connected blobs of `mask`."""
+    del cell
+    c = label_components(mask)
+    return [(int(c.y0[i]), int(c.x0[i]), int(c.y1[i]), int(c.x1[i])) for i in range(len(c))]
+
+
+@dataclass
+class _Line:
+    """A candidate text line: its box and how sure the pixels are that it is text."""
+
+    box: Box
+    chars: int
+    flat: bool
+
+
+def _char_like(c: Components, max_height: int) -> npt.NDArray[np.bool_]:
+    """Components shaped like glyphs, glyph parts or runs of touching glyphs.
+
+    Not: taller than `max_height`, thin rules (<= 3 px high and long), solid blocks.
+    """
+    h = c.y1 - c.y0
+    w = c.x1 - c.x0
+    fill = c.count / np.maximum(h * w, 1)
+    rule = (h <= 3) & (w > 6 * h + 3)
+    return (h <= max_height) & ~rule & ((fill < 0.92) | (h * w < 40))
+
+
+def _group_chars(
+    c: Components, keep: npt.NDArray[np.bool_], shape: tuple[int, int], gap: float = 0.9
+) -> list[tuple[Box, list[int]]]:
+    """Join glyph components into lines: each is widened by `gap` x its height, the
+    widened boxes (1 px taller) are labelled, and every label is one line."""
+    rows, cols = shape
+    mask = np.zeros((rows, cols), dtype=bool)
+    idx = np.flatnonzero(keep)
+    for i in idx:
+        h = int(c.y1[i] - c.y0[i])
+        g = max(2, round(gap * max(h, 4)))
+        y0, y1 = max(int(c.y0[i]) - 1, 0), int(c.y1[i]) + 1
+        mask[y0:y1, max(int(c.x0[i]) - g, 0) : int(c.x1[i]) + g] = True
+    lines = label_components(mask)
+    out: list[tuple[Box, list[int]]] = []
+    if not len(lines):
+        return out
+    cy = (c.y0[idx] + c.y1[idx]) // 2
+    cx = (c.x0[idx] + c.x1[idx]) // 2
+    for j in range(len(lines)):
+        inside = (cy >= lines.y0[j]) & (cy < lines.y1[j]) & (cx >= lines.x0[j]) & (cx < lines.x1[j])
+        members = [int(v) for v in idx[inside]]
+        if not members:
             continue
-        seen[sy, sx] = True
-        queue = deque([(int(sy), int(sx))])
-        y0, x0, y1, x1 = int(sy), int(sx), int(sy), int(sx)
-        while queue:
-            cy, cx = queue.popleft()
-            y0, x0, y1, x1 = min(y0, cy), min(x0, cx), max(y1, cy), max(x1, cx)
-            for ny in range(max(cy - 1, 0), min(cy + 2, gh)):
-                for nx in range(max(cx - 1, 0), min(cx + 2, gw)):
-                    if grid[ny, nx] and not seen[ny, nx]:
-                        seen[ny, nx] = True
-                        queue.append((ny, nx))
-        py0, px0 = y0 * cell, x0 * cell
-        py1, px1 = min((y1 + 1) * cell, rows), min((x1 + 1) * cell, cols)
-        ys, xs = np.nonzero(mask[py0:py1, px0:px1])
-        if len(ys):
-            out.append((py0 + int(ys.min()), px0 + int(xs.min()),
-                        py0 + int(ys.max()) + 1, px0 + int(xs.max()) + 1))  # fmt: skip
+        x0 = int(c.x0[members].min())
+        y0 = int(c.y0[members].min())
+        x1 = int(c.x1[members].max())
+        y1 = int(c.y1[members].max())
+        out.append((Box(x0, y0, x1 - x0, y1 - y0, "ocr", None), members))
     return out
 
 
 def text_candidates(
     gray: U8,
     *,
-    edge_threshold: int = 60,
-    min_height: int = 5,
+    edge_threshold: int = 48,
+    min_height: int = 4,
     max_height: int = 48,
     exclude: npt.NDArray[np.bool_] | None = None,
+    radius: int = 4,
 ) -> list[Box]:
-    """Fast text-like blob finder: strong edges, closed horizontally, shape-filtered.
+    """Fast pixel-level text-line finder (see :func:`find_lines`), boxes only.
 
     Parameters
     ----------
     gray : numpy.ndarray
-        uint8 image (e.g. the max channel).
+        uint8 frame (2-D or RGB).
     edge_threshold : int
-        Minimum step between neighbouring pixels counted as a stroke edge.
+        Minimum stroke contrast (see :func:`ink_contrast`).
     min_height, max_height : int
-        Blob height range (pixels) accepted as a text line.
+        Line height range (pixels).
     exclude : numpy.ndarray of bool, optional
-        Pixels that may not seed a candidate (e.g. live image content).
+        Pixels that are never ink (e.g. live image content).
+    radius : int
+        Stroke window half size.
 
     Returns
     -------
     list of Box
-        Candidate boxes (``source="ocr"``, no confidence).
+        Text-like line boxes (``source="ocr"``, no confidence).
     """
-    edges = _edges(gray, edge_threshold)
-    if exclude is not None:
-        edges &= ~exclude
-    closed = _dilate(edges, 1, 3)
-    boxes = []
-    for y0, x0, y1, x1 in _components(closed, cell=2):
-        h, w = y1 - y0, x1 - x0
-        if not (min_height <= h <= max_height) or w < max(4, h // 2):
+    return [
+        ln.box
+        for ln in find_lines(
+            gray,
+            threshold=edge_threshold,
+            min_height=min_height,
+            max_height=max_height,
+            exclude=exclude,
+            radius=radius,
+        )
+        if ln.flat or ln.chars >= 3
+    ]
+
+
+def find_lines(
+    frame: U8,
+    *,
+    threshold: int = 48,
+    min_height: int = 4,
+    max_height: int = 48,
+    exclude: npt.NDArray[np.bool_] | None = None,
+    radius: int = 4,
+    contrast: npt.NDArray[np.int16] | None = None,
+) -> list[_Line]:
+    """Candidate text lines from stroke pixels, with a flat-background flag each.
+
+    Stroke pixels (:func:`ink_contrast` > `threshold`) are labelled into components;
+    glyph-shaped ones are joined along rows into lines. A line is *flat* when the
+    pixels around its strokes are smooth (annotation on a plain or gradient background)
+    rather than speckle or texture.
+    """
+    con = ink_contrast(frame, radius) if contrast is None else contrast
+    comps, ink = _ink_components(con, threshold, exclude)
+    if not len(comps):
+        return []
+    keep = _char_like(comps, max_height)
+    hi = _max_channel(frame).astype(np.int16)
+    lo = (frame.min(axis=2) if frame.ndim == 3 else frame).astype(np.int16)
+    rows, cols = ink.shape
+    out = []
+    for box, members in _group_chars(comps, keep, (rows, cols)):
+        if not (min_height <= box.h <= max_height * 1.5) or box.w < 3:
             continue
-        density = float(edges[y0:y1, x0:x1].mean())
-        if density < 0.08:
-            continue
-        boxes.append(Box(x0, y0, w, h, "ocr", None))
-    return boxes
+        # Background roughness: mean step between horizontal neighbours off the strokes.
+        p = box.pad(2).clip(cols, rows)
+        sub = hi[p.y : p.y1, p.x : p.x1]
+        near = _dilate(ink[p.y : p.y1, p.x : p.x1], 1, 1)
+        steps = np.abs(np.diff(sub, axis=1))
+        off = ~(near[:, 1:] | near[:, :-1])
+        rough = float(steps[off].mean()) if off.any() else 0.0
+        tall = [m for m in members if comps.y1[m] - comps.y0[m] >= 0.5 * box.h]
+        flat = rough < 6.0
+        if not flat and len(tall) >= 2:
+            # On texture: text strokes still have one colour; texture does not.
+            cb = con[0, box.y : box.y1, box.x : box.x1] > 2 * threshold
+            cd = con[1, box.y : box.y1, box.x : box.x1] > 2 * threshold
+            bright = int(cb.sum()) >= int(cd.sum())
+            core = cb if bright else cd
+            plane = (hi if bright else lo)[box.y : box.y1, box.x : box.x1]
+            if int(core.sum()) >= 8:
+                flat = float(plane[core].std()) < 12.0
+        out.append(_Line(box, len(tall), flat))
+    return out
 
 
 def _overlap(a: Box, b: Box) -> int:
@@ -222,7 +533,8 @@ def merge_boxes(boxes: Iterable[Box], min_overlap: float = 0.3) -> list[Box]:
 
     Overlapping boxes of similar height (within 1.6x) become their bounding box; boxes of
     dissimilar height only when they share at least `min_overlap` of the smaller box's
-    area. Others stay separate: their union of *areas* is redacted either way, and joining them
+    area; and never when the bounding box would add more than 15 % to the area of the
+    two boxes. Others stay separate: their union of *areas* is redacted either way, and joining them
     would inflate two neighbouring lines into one large rectangle.
 
     Parameters
@@ -247,7 +559,9 @@ def merge_boxes(boxes: Iterable[Box], min_overlap: float = 0.3) -> list[Box]:
                 shared = _overlap(kept, box)
                 similar = max(kept.h, box.h) <= 1.6 * min(kept.h, box.h)
                 need = 0.0 if similar else min_overlap * min(kept.area, box.area)
-                if shared > 0 and shared >= need:
+                # Only when the bounding box adds little area to the two boxes' union.
+                tight = kept.union(box).area <= 1.15 * (kept.area + box.area - shared)
+                if shared > 0 and shared >= need and tight:
                     conf = max(
                         (c for c in (kept.confidence, box.confidence) if c is not None),
                         default=None,
@@ -307,23 +621,56 @@ def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
     return out
 
 
+def _plausible(word: _Word, flat_lines: list[Box]) -> bool:
+    """Keep a Tesseract word unless it looks like a misreading of texture or speckle.
+
+    Words on a pixel-found line over a flat background are kept; elsewhere (where
+    Tesseract reads letters into speckle and textures) a word needs 3+ letters or digits
+    at confidence >= 50, or 2+ at >= 80.
+    """
+    if any(word.box.intersects(b) for b in flat_lines):
+        return True
+    n = sum(c.isalnum() for c in word.text)
+    conf = word.box.confidence or 0.0
+    return (n >= 3 and conf >= 50) or (n >= 2 and conf >= 80)
+
+
+def _auto_upscale(rows: int, cols: int) -> float:
+    """Resize factor for full-frame OCR: small frames 3x, screen-sized 2x, large 1x."""
+    size = max(rows, cols)
+    return 3.0 if size <= 400 else 2.0 if size <= 1100 else 1.0
+
+
+def _tile(crop: U8) -> U8:
+    """A crop as dark text on a light background, contrast stretched (one OCR pass)."""
+    g = _max_channel(crop)
+    g = _luma(crop) if float(np.median(g)) > 127 else 255 - g
+    lo, hi = int(g.min()), int(g.max())
+    if hi - lo < 8:
+        return g
+    out = (g.astype(np.int16) - lo) * 255 // (hi - lo)
+    return np.asarray(out, dtype=np.uint8)
+
+
 class OcrDetector:
-    """Find burned-in text with Tesseract, tuned for sparse coloured annotations.
+    """Find burned-in text: a pixel-level line finder first, Tesseract to confirm and extend.
 
     Parameters
     ----------
     confidence : float
         Minimum Tesseract word confidence (0..100) for a word to count.
     padding : int
-        Pixels added on every side of each word box (then clipped to the image).
+        Pixels added on every side of each line box, on top of a margin relative to the
+        line height (glyph extents: 10 % of the height up and down, 25 % sideways).
     upscale : float
-        Resize factor applied before OCR (small fonts need 2-3x).
+        Resize factor before full-frame OCR; 0 chooses by frame size (3x up to 400 px,
+        2x up to 1100 px, else 1x).
     languages : str
         Tesseract language(s), e.g. ``"eng"`` or ``"eng+deu"``.
     psm : int
         Tesseract page segmentation mode: 11 (sparse text) or 12 (sparse text with OSD).
     max_passes : int
-        How many preprocessing passes of :data:`PASSES` to run per image (1..6).
+        How many preprocessing passes of :data:`PASSES` full-frame OCR runs (1..6).
     keep_text : bool
         Return the recognised words in :attr:`Detection.texts` (never logged).
     tesseract_cmd : str, optional
@@ -333,14 +680,19 @@ class OcrDetector:
     static_tolerance : int
         Cines: a pixel whose display value varies by more than this is "changing".
     include_unread : bool
-        Cines: also return text-like regions Tesseract could not read (changing regions
-        outside the live image, and static text-like blobs on frame 0) -- recall first.
+        Keep text-like regions Tesseract did not read (recall first). Off: only regions
+        with at least one word read are returned.
     max_text_height : int
-        Largest text line height (pixels) considered by the candidate finder.
+        Largest glyph height (pixels) considered by the line finder.
+    ink_threshold : int
+        Stroke contrast (0..255) a pixel needs to count as text ink.
+    policy : Policy, optional
+        What to redact: every text (default) or only text matching the header's
+        identifying values, and words never redacted (see :mod:`.policy`).
 
     Examples
     --------
-    >>> det = OcrDetector(confidence=35, upscale=3)            # doctest: +SKIP
+    >>> det = OcrDetector(confidence=35)                       # doctest: +SKIP
     >>> found = det.detect(ds, lambda: display_frames(ds))     # doctest: +SKIP
     """
 
@@ -351,23 +703,25 @@ class OcrDetector:
         *,
         confidence: float = 30.0,
         padding: int = 3,
-        upscale: float = 3.0,
+        upscale: float = 0.0,
         languages: str = "eng",
         psm: int = 11,
-        max_passes: int = 6,
+        max_passes: int = 2,
         keep_text: bool = False,
         tesseract_cmd: str | None = None,
         timeout: float = 0.0,
         static_tolerance: int = 40,
         include_unread: bool = True,
         max_text_height: int = 48,
+        ink_threshold: int = 28,
+        policy: Policy | None = None,
     ) -> None:
         if psm not in (11, 12):
             raise ValueError(f"psm {psm} is not a sparse-text mode; expected 11 or 12")
         if not 1 <= max_passes <= len(PASSES):
             raise ValueError(f"max_passes {max_passes} out of range; expected 1..{len(PASSES)}")
-        if upscale < 1:
-            raise ValueError(f"upscale {upscale} must be >= 1")
+        if upscale != 0 and upscale < 1:
+            raise ValueError(f"upscale {upscale} must be 0 (auto) or >= 1")
         self.confidence = confidence
         self.padding = padding
         self.upscale = upscale
@@ -380,6 +734,8 @@ class OcrDetector:
         self.static_tolerance = static_tolerance
         self.include_unread = include_unread
         self.max_text_height = max_text_height
+        self.ink_threshold = ink_threshold
+        self.policy = policy or Policy()
         self._checked = False
 
     # -- Tesseract -------------------------------------------------------------------
@@ -430,15 +786,38 @@ class OcrDetector:
             raise DetectionError(f"Tesseract timed out after {self.timeout} s") from exc
         return data
 
+    def _words(self, img: U8, scale: float, cols: int, rows: int) -> list[_Word]:
+        """One Tesseract call on a prepared image; words mapped back by 1/`scale`."""
+        border = 12
+        bg = int(np.median(img))
+        data = self._tesseract(np.pad(img, border, constant_values=bg))
+        words = []
+        for i, raw in enumerate(data["text"]):
+            text = str(raw).strip()
+            try:
+                conf = float(str(data["conf"][i]))
+            except ValueError:
+                continue
+            if conf < self.confidence or not any(c.isalnum() for c in text):
+                continue
+            left = int(str(data["left"][i])) - border
+            top = int(str(data["top"][i])) - border
+            w, h = int(str(data["width"][i])), int(str(data["height"][i]))
+            b = Box(left, top, w, h, "ocr", conf).scaled(1 / scale, 1 / scale).clip(cols, rows)
+            if b.is_empty() or b.h < 3 or b.h > max(self.max_text_height * 2, rows // 3):
+                continue
+            words.append(_Word(b, text))
+        return words
+
     # -- preprocessing ---------------------------------------------------------------
 
-    def _passes(self, frame: U8) -> Iterator[tuple[str, U8]]:
+    def _passes(self, frame: U8, upscale: float) -> Iterator[tuple[str, U8]]:
         """Upscaled, preprocessed versions of `frame`: dark text on a light background."""
         rows, cols = frame.shape[:2]
-        size = (round(cols * self.upscale), round(rows * self.upscale))
+        size = (round(cols * upscale), round(rows * upscale))
 
         def up(img: U8) -> U8:
-            if self.upscale == 1:
+            if upscale == 1:
                 return img
             return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.LANCZOS))
 
@@ -464,43 +843,41 @@ class OcrDetector:
                 yield name, np.where(mx > t, 0, 255).astype(np.uint8)
             elif name == "localcontrast":
                 m = mx.astype(np.float32)
-                local = _box_mean(m, max(3, round(6 * self.upscale)))
+                local = _box_mean(m, max(3, round(6 * upscale)))
                 yield name, np.where(np.abs(m - local) > 35, 0, 255).astype(np.uint8)
 
     def _read(self, frame: U8, x_off: int = 0, y_off: int = 0) -> list[_Word]:
         """OCR every pass of `frame`; word boxes in original coordinates (offset added)."""
         rows, cols = frame.shape[:2]
-        border = 12
+        scale = self.upscale or _auto_upscale(rows, cols)
         words = []
-        for _, img in self._passes(frame):
-            bg = int(np.median(img))
-            padded = np.pad(img, border, constant_values=bg)
-            data = self._tesseract(padded)
-            for i, raw in enumerate(data["text"]):
-                text = str(raw).strip()
-                try:
-                    conf = float(str(data["conf"][i]))
-                except ValueError:
-                    continue
-                if conf < self.confidence or not any(c.isalnum() for c in text):
-                    continue
-                left = int(str(data["left"][i])) - border
-                top = int(str(data["top"][i])) - border
-                w, h = int(str(data["width"][i])), int(str(data["height"][i]))
-                b = Box(left, top, w, h, "ocr", conf).scaled(1 / self.upscale, 1 / self.upscale)
-                b = b.clip(cols, rows)
-                if b.is_empty() or b.h < 3 or b.h > max(self.max_text_height * 2, rows // 3):
-                    continue
-                words.append(_Word(Box(b.x + x_off, b.y + y_off, b.w, b.h, "ocr", conf), text))
+        for _, img in self._passes(frame, scale):
+            for w in self._words(img, scale, cols, rows):
+                b = w.box
+                words.append(
+                    _Word(Box(b.x + x_off, b.y + y_off, b.w, b.h, "ocr", b.confidence), w.text)
+                )
         return words
+
+    def read_text(self, frame: U8) -> list[str]:
+        """Every word Tesseract reads in `frame` over the configured passes (no boxes).
+
+        Used by the scorer to test a redacted area for left-over text.
+        """
+        self._check()
+        return [w.text for w in self._read(frame)]
 
     def _read_many(self, crops: list[tuple[U8, int, int]]) -> list[list[_Word]]:
         """OCR many small crops with few Tesseract calls by stacking them into mosaics.
 
+        Each crop is normalised to dark text on light (:func:`_tile`) and upscaled so
+        that its height reaches ~30 px; one Tesseract call reads a mosaic of up to
+        1200 rows.
+
         Parameters
         ----------
         crops : list of (image, x_offset, y_offset)
-            Crops (same number of dimensions) and where they sit in the frame.
+            Crops and where they sit in the frame.
 
         Returns
         -------
@@ -508,34 +885,42 @@ class OcrDetector:
             Words per crop, in frame coordinates.
         """
         out: list[list[_Word]] = [[] for _ in crops]
-        gap, limit = 8, 400
+        if not crops:
+            return out
+        heights = sorted(c.shape[0] for c, _, _ in crops)
+        scale = float(min(3.0, max(1.0, round(32 / max(heights[len(heights) // 2], 1)))))
+        gap, limit = 10, int(1200 / scale)
         start = 0
         while start < len(crops):
-            # Take crops until the mosaic is `limit` rows high (original pixels).
             end, height = start, 0
             while end < len(crops) and (end == start or height + crops[end][0].shape[0] <= limit):
                 height += crops[end][0].shape[0] + gap
                 end += 1
             batch = crops[start:end]
-            width = max(c.shape[1] for c, _, _ in batch)
+            width = max(c.shape[1] for c, _, _ in batch) + 2 * gap
             parts, tops = [], []
             y = 0
             for img, _, _ in batch:
-                fill = np.median(img.reshape(-1, img.shape[2]) if img.ndim == 3 else img, axis=0)
-                rows_, cols_ = img.shape[:2]
-                tile = np.empty((rows_ + gap, width, *img.shape[2:]), dtype=np.uint8)
-                tile[...] = np.asarray(fill, dtype=np.uint8)
-                tile[:rows_, :cols_] = img
+                t = _tile(img)
+                rows_, cols_ = t.shape
+                tile = np.full((rows_ + gap, width), 255, dtype=np.uint8)
+                tile[gap // 2 : gap // 2 + rows_, gap : gap + cols_] = t
                 parts.append(tile)
-                tops.append(y)
+                tops.append(y + gap // 2)
                 y += rows_ + gap
             mosaic = np.concatenate(parts, axis=0)
-            for word in self._read(mosaic):
+            mrows, mcols = mosaic.shape
+            if scale != 1:
+                big = Image.fromarray(mosaic).resize(
+                    (round(mcols * scale), round(mrows * scale)), Image.Resampling.LANCZOS
+                )
+                mosaic = np.asarray(big)
+            for word in self._words(mosaic, scale, mcols, mrows):
                 b = word.box
                 cy = b.y + b.h / 2
-                idx = max(i for i, t in enumerate(tops) if t <= cy)
+                idx = max((i for i, t in enumerate(tops) if t - gap // 2 <= cy), default=0)
                 img, x_off, y_off = batch[idx]
-                local = Box(b.x, b.y - tops[idx], b.w, b.h, "ocr", b.confidence)
+                local = Box(b.x - gap, b.y - tops[idx], b.w, b.h, "ocr", b.confidence)
                 local = local.clip(img.shape[1], img.shape[0])
                 if local.is_empty():
                     continue
@@ -544,10 +929,81 @@ class OcrDetector:
             start = end
         return out
 
+    # -- geometry ----------------------------------------------------------------------
+
+    def _pad(self, box: Box, cols: int, rows: int) -> Box:
+        """Glyph extents plus `padding`: 10 % of the height up/down, 25 % sideways."""
+        py = self.padding + round(0.1 * box.h)
+        px = self.padding + round(0.25 * box.h)
+        b = Box(box.x - px, box.y - py, box.w + 2 * px, box.h + 2 * py, "ocr", box.confidence)
+        return b.clip(cols, rows)
+
     def _finish(self, boxes: Iterable[Box], cols: int, rows: int) -> list[Box]:
-        lines = group_lines(boxes)
-        padded = [b.pad(self.padding).clip(cols, rows) for b in lines]
-        return merge_boxes(padded)
+        lines = group_lines(boxes, gap=0.6)
+        return merge_boxes(self._pad(b, cols, rows) for b in lines)
+
+    def _grow(
+        self, comps: Components, words: list[Box], limit: float = 3.0, colour_tol: float = 40.0
+    ) -> list[Box]:
+        """Grow word/line boxes over the glyph components they touch and their neighbours.
+
+        A line (words joined) takes in every glyph-sized stroke component that overlaps
+        it, then, repeatedly, components in its row band within 0.6 line heights to the
+        side, up to `limit` line heights beyond the words on each side. Only strokes of
+        the line's polarity and colour (within `colour_tol`) join. Characters that
+        Tesseract skipped, and the full ascender/descender extent of the strokes, end up
+        inside the box.
+        """
+        if not words:
+            return []
+        lines = group_lines(words, gap=0.8)
+        if not len(comps):
+            return lines
+        ch = comps.y1 - comps.y0
+        out = []
+        for line in lines:
+            h = line.h
+            band0, band1 = line.y - 0.35 * h, line.y1 + 0.35 * h
+            ok = (
+                (ch <= 1.4 * h + 2)
+                & (comps.y0 >= band0)
+                & (comps.y1 <= band1)
+                & (comps.x1 - comps.x0 <= 3 * h + 4)
+            )
+            x0, y0, x1, y1 = line.x, line.y, line.x1, line.y1
+            # Stroke polarity and colour of the line, from the components inside it.
+            seed = ok & (comps.x1 > x0) & (comps.x0 < x1) & (comps.y1 > y0) & (comps.y0 < y1)
+            if seed.any():
+                weight = comps.count * seed
+                pol = int(weight[comps.polarity == 1].sum() > weight[comps.polarity == 0].sum())
+                same = seed & (comps.polarity == pol)
+                colour = float((comps.mean * comps.count)[same].sum() / comps.count[same].sum())
+                ok = ok & (comps.polarity == pol) & (np.abs(comps.mean - colour) <= colour_tol)
+            lo_x, hi_x = line.x - limit * h, line.x1 + limit * h
+            gap = 0.6 * h + 1
+            while True:
+                near = (
+                    ok
+                    & (comps.x0 <= x1 + gap)
+                    & (comps.x1 >= x0 - gap)
+                    & (comps.x0 >= lo_x)
+                    & (comps.x1 <= hi_x)
+                )
+                # Touching components sideways must share the core rows of the line.
+                core = (comps.y1 > y0 + 0.2 * h) & (comps.y0 < y1 - 0.2 * h)
+                inside = (comps.x1 > x0) & (comps.x0 < x1)
+                sel = near & (core | inside)
+                if not sel.any():
+                    break
+                nx0 = min(x0, int(comps.x0[sel].min()))
+                ny0 = min(y0, int(comps.y0[sel].min()))
+                nx1 = max(x1, int(comps.x1[sel].max()))
+                ny1 = max(y1, int(comps.y1[sel].max()))
+                if (nx0, ny0, nx1, ny1) == (x0, y0, x1, y1):
+                    break
+                x0, y0, x1, y1 = nx0, ny0, nx1, ny1
+            out.append(Box(x0, y0, x1 - x0, y1 - y0, "ocr", line.confidence))
+        return out
 
     # -- detection -------------------------------------------------------------------
 
@@ -557,7 +1013,8 @@ class OcrDetector:
         Parameters
         ----------
         ds : pydicom.dataset.Dataset
-            The dataset (used for its size and when `frames` is not given).
+            The dataset (its header feeds ``policy="phi"``; its pixels are used when
+            `frames` is not given).
         frames : FrameSource, optional
             Callable returning display-ready uint8 frames; default
             ``lambda: display_frames(ds)``. Called once.
@@ -566,8 +1023,8 @@ class OcrDetector:
         -------
         Detection
             Static text in ``boxes``; text seen only in some frames of a cine in
-            ``frame_boxes``. Boxes have ``source="ocr"`` and the word confidence
-            (``None`` for unread text-like regions kept for recall).
+            ``frame_boxes``. Boxes have ``source="ocr"`` and the best word confidence
+            (``None`` for text found from pixels and not read).
 
         Raises
         ------
@@ -575,6 +1032,7 @@ class OcrDetector:
             When Tesseract is missing or fails, or the pixel data cannot be decoded.
         """
         self._check()
+        matcher = self.policy.matcher(ds)
         source = frames if frames is not None else (lambda: display_frames(ds))
         iterator = source()
         first = next(iterator, None)
@@ -582,119 +1040,176 @@ class OcrDetector:
             return Detection(notes=["ocr: no frames"])
         second = next(iterator, None)
         if second is None:
-            return self._detect_single(first)
-        return self._detect_cine(first, second, iterator)
+            return self._detect_single(first, matcher)
+        return self._detect_cine(first, second, iterator, matcher)
 
-    def detect_frame(self, frame: U8) -> Detection:
-        """Detect text in one display-ready frame (uint8, 2-D or RGB)."""
+    def detect_frame(self, frame: U8, header: Dataset | None = None) -> Detection:
+        """Detect text in one display-ready frame (uint8, 2-D or RGB).
+
+        `header` supplies the identifying values for ``policy="phi"``.
+        """
         self._check()
-        return self._detect_single(frame)
+        return self._detect_single(frame, self.policy.matcher(header))
 
-    def _grow(self, gray: U8, boxes: list[Box]) -> list[Box]:
-        """Grow OCR line boxes to the text-like blobs they touch (partly read lines)."""
-        if not boxes:
-            return boxes
-        lines = group_lines(boxes)
-        blobs = text_candidates(gray, edge_threshold=40, max_height=self.max_text_height * 2)
-        out = []
-        for line in lines:
-            grown = line
-            # Grow by at most 2 line heights sideways and 0.3 up and down.
-            lim_x, lim_y = 2 * line.h, max(2, round(0.3 * line.h))
-            for blob in blobs:
-                if blob.intersects(line) and blob.h <= 1.5 * line.h + 4:
-                    x0 = max(blob.x, line.x - lim_x)
-                    x1 = min(blob.x1, line.x1 + lim_x)
-                    y0 = max(blob.y, line.y - lim_y)
-                    y1 = min(blob.y1, line.y1 + lim_y)
-                    u = grown.union(Box(x0, y0, x1 - x0, y1 - y0))
-                    grown = Box(u.x, u.y, u.w, u.h, "ocr", line.confidence)
-            out.append(grown)
-        return out
+    def _needs_words(self, matcher: PhiMatcher | None) -> bool:
+        return self.keep_text or matcher is not None or bool(self.policy.keep)
 
-    def _detect_single(self, frame: U8) -> Detection:
+    def _apply_policy(
+        self,
+        boxes: list[Box],
+        words: list[_Word],
+        comps: Components,
+        matcher: PhiMatcher | None,
+        cols: int,
+        rows: int,
+    ) -> list[Box]:
+        """Line boxes (unpadded) -> final boxes under the policy."""
+        if matcher is not None:
+            hits = matcher.select([w.text for w in words], [w.box for w in words])
+            chosen = [
+                w.box
+                for w, hit in zip(words, hits, strict=True)
+                if hit and not self.policy.is_kept(w.text)
+            ]
+            return self._finish(self._grow(comps, chosen, limit=0.5), cols, rows)
+        if self.policy.keep:
+            out = []
+            for b in boxes:
+                inside = [w for w in words if _overlap(w.box, b) >= 0.5 * w.box.area]
+                if inside and all(self.policy.is_kept(w.text) for w in inside):
+                    continue
+                out.append(b)
+            boxes = out
+        return self._finish(boxes, cols, rows)
+
+    def _detect_single(self, frame: U8, matcher: PhiMatcher | None = None) -> Detection:
         rows, cols = frame.shape[:2]
-        words = self._read(frame)
-        boxes = [w.box for w in words]
-        if self.include_unread:
-            boxes = self._grow(_max_channel(frame), boxes)
-        det = Detection(boxes=self._finish(boxes, cols, rows))
+        con = ink_contrast(frame)
+        comps, _ = _ink_components(con, self.ink_threshold, planes=_planes(frame))
+        lines = find_lines(
+            frame, threshold=self.ink_threshold, contrast=con, max_height=self.max_text_height
+        )
+        flat = [ln.box for ln in lines if ln.flat]
+        words = [w for w in self._read(frame) if _plausible(w, flat)]
+        word_boxes = [w.box for w in words]
+        grown = self._grow(comps, word_boxes)
+        boxes = list(grown)
+        unread = 0
+        for ln in lines:
+            read = any(ln.box.intersects(g) for g in grown)
+            if read:
+                boxes.append(ln.box)  # extend the OCR line to the whole pixel line
+            elif self.include_unread and ln.flat and (ln.chars >= 2 or ln.box.h >= 6):
+                boxes.append(ln.box)
+                unread += 1
+        if self._needs_words(matcher) and unread:
+            # Read the pixel lines Tesseract missed on the full frame, as crops.
+            todo = [ln.box for ln in lines if not any(ln.box.intersects(g) for g in grown)]
+            crops = []
+            for b in todo:
+                c = b.pad(2).clip(cols, rows)
+                crops.append((frame[c.y : c.y1, c.x : c.x1], c.x, c.y))
+            for found in self._read_many(crops):
+                words.extend(found)
+        # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
+        weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
+        boxes = self._grow(weak, boxes, limit=2.0)
+        det = Detection(boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows))
         if self.keep_text:
             det.texts = [w.text for w in words]
-        det.notes.append(f"ocr: {len(det.boxes)} text region(s) in 1 frame")
+        det.notes.append(
+            f"ocr: {len(det.boxes)} text region(s) in 1 frame ({unread} found from pixels only)"
+        )
         return det
 
-    def _detect_cine(self, first: U8, second: U8, rest: Iterator[U8]) -> Detection:
+    def _detect_cine(
+        self, first: U8, second: U8, rest: Iterator[U8], matcher: PhiMatcher | None = None
+    ) -> Detection:
         rows, cols = first.shape[:2]
         stack = [first, second, *rest]
-        grays = [_max_channel(f) for f in stack]
+        grays = [
+            f if f.ndim == 2 else np.maximum(np.maximum(f[..., 0], f[..., 1]), f[..., 2])
+            for f in stack
+        ]
         lo = np.minimum.reduce(grays)
         hi = np.maximum.reduce(grays)
         changing = (hi.astype(np.int16) - lo) > self.static_tolerance
-        # Live image content: large areas where almost every pixel changes.
-        live = _box_mean(changing.astype(np.float32), 7) > 0.5
-        live = _dilate(live, 4, 4)
+        # Live image content: large areas where most pixels change.
+        live_core = _box_mean(changing.astype(np.float32), 7) > 0.35
+        live = _dilate(live_core, 6, 6)
         small_changes = changing & ~live
         regions = [
             _Region(max(y0 - 3, 0), max(x0 - 3, 0), min(y1 + 3, rows), min(x1 + 3, cols))
-            for y0, x0, y1, x1 in _components(_dilate(small_changes, 2, 4), cell=2)
+            for y0, x0, y1, x1 in _components(_dilate(small_changes, 2, 4))
         ]
-        # Frame 0: full OCR. Everything read there applies to every frame.
-        words = self._read(first)
-        static_boxes = [w.box for w in words]
-        if self.include_unread:
-            static_boxes = self._grow(grays[0], static_boxes)
-        texts = [w.text for w in words]
-        notes = []
-        if self.include_unread:
-            # Static text-like blobs (overlays) that Tesseract could not read on frame 0.
-            unread = [
-                b
-                for b in text_candidates(
-                    grays[0],
-                    max_height=self.max_text_height,
-                    exclude=changing | _dilate(live, 3, 3),
-                )
-                if not any(b.intersects(s) for s in static_boxes)
-            ]
-            if unread:
-                notes.append(f"ocr: {len(unread)} unread static text-like region(s) kept")
-            static_boxes.extend(unread)
-        frame_boxes: dict[int, list[Box]] = {}
-        # Which (frame, region) pairs show new content and need reading.
+        # Static overlay: bright strokes of the per-pixel minimum over frames and dark
+        # strokes of the per-pixel maximum. A burned-in stroke keeps its value in every
+        # frame, so it stands out in both; live speckle around it averages away, and
+        # what changes (clock digits) drops out.
+        hi_dark = np.maximum.reduce([f.min(axis=2) for f in stack]) if first.ndim == 3 else hi
+        con = _stroke_contrast(lo, hi_dark, 4)
+        comps, _ = _ink_components(con, self.ink_threshold, planes=(lo, hi_dark))
+        lines = find_lines(
+            lo, threshold=self.ink_threshold, contrast=con, max_height=self.max_text_height
+        )
+        moving = bool(changing.any())
+        static_boxes: list[Box] = []
+        doubtful: list[Box] = []
+        for ln in lines:
+            if ln.flat or (moving and ln.chars >= 2):
+                static_boxes.append(ln.box)
+            elif ln.chars >= 2:
+                doubtful.append(ln.box)
+        need = self._needs_words(matcher)
+        to_read = (static_boxes if need else []) + doubtful
+        crops = []
+        for b in to_read:
+            c = b.pad(2).clip(cols, rows)
+            crops.append((first[c.y : c.y1, c.x : c.x1], c.x, c.y))
+        # Changing regions: read only the frames where the region's content changed.
         todo: list[tuple[int, int]] = []
-        for r, reg in enumerate(regions):
-            reg_box = Box(reg.x0, reg.y0, reg.x1 - reg.x0, reg.y1 - reg.y0, "ocr", None)
-            frame_boxes.setdefault(0, []).extend(b for b in static_boxes if b.intersects(reg_box))
-            last = grays[0][reg.y0 : reg.y1, reg.x0 : reg.x1].astype(np.int16)
-            for k in range(1, len(stack)):
-                crop = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1].astype(np.int16)
-                if np.abs(crop - last).max() > self.static_tolerance:
-                    todo.append((k, r))
-                    last = crop
-        found = self._read_many(
-            [
-                (stack[k][regions[r].y0 : regions[r].y1, regions[r].x0 : regions[r].x1],
-                 regions[r].x0, regions[r].y0)
-                for k, r in todo
-            ]
-        )  # fmt: skip
-        read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found, strict=True))
+        if need:
+            for r, reg in enumerate(regions):
+                last = None
+                for k in range(len(stack)):
+                    crop = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1].astype(np.int16)
+                    if last is None or np.abs(crop - last).max() > self.static_tolerance:
+                        todo.append((k, r))
+                        last = crop
+        region_crops = [
+            (stack[k][regions[r].y0 : regions[r].y1, regions[r].x0 : regions[r].x1],
+             regions[r].x0, regions[r].y0)
+            for k, r in todo
+        ]  # fmt: skip
+        found = self._read_many(crops + region_crops)
+        static_words = [w for ws in found[: len(crops)] for w in ws]
+        for b, ws in zip(to_read, found[: len(crops)], strict=True):
+            if b in doubtful and ws:
+                static_boxes.append(b)
+        static_boxes.extend(self._grow(comps, [w.box for w in static_words]))
+        weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=(lo, hi_dark))
+        static_boxes = self._grow(weak, static_boxes, limit=2.0)
+        read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found[len(crops) :], strict=True))
+        texts = [w.text for w in static_words]
+        frame_words: dict[int, list[_Word]] = {}
+        frame_boxes: dict[int, list[Box]] = {}
         for r, reg in enumerate(regions):
             dark_bg = float(np.median(lo[reg.y0 : reg.y1, reg.x0 : reg.x1])) < 128
-            current: list[Box] = []
+            current: list[_Word] = []
             for k in range(len(stack)):
                 if (k, r) in read:
-                    current = [w.box for w in read[k, r]]
-                    texts.extend(w.text for w in read[k, r])
-                boxes = list(current)
+                    current = read[k, r]
+                    texts.extend(w.text for w in current)
+                frame_words.setdefault(k, []).extend(current)
+                boxes = [w.box for w in current]
                 if self.include_unread:
                     # The ink of this frame in the region (pixels away from the
                     # background), kept whatever Tesseract read: recall first.
                     ref = (lo if dark_bg else hi)[reg.y0 : reg.y1, reg.x0 : reg.x1]
                     now = grays[k][reg.y0 : reg.y1, reg.x0 : reg.x1]
-                    ink = np.abs(now.astype(np.int16) - ref) > self.static_tolerance
-                    ys, xs = np.nonzero(ink)
+                    ink_k = np.abs(now.astype(np.int16) - ref) > self.static_tolerance
+                    ink_k &= ~live_core[reg.y0 : reg.y1, reg.x0 : reg.x1]
+                    ys, xs = np.nonzero(ink_k)
                     if len(ys):
                         boxes.append(
                             Box(
@@ -708,17 +1223,19 @@ class OcrDetector:
                         )
                 if boxes:
                     frame_boxes.setdefault(k, []).extend(boxes)
-        ocr_calls = len(todo)
+        empty = Components(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
         det = Detection(
-            boxes=self._finish(static_boxes, cols, rows),
+            boxes=self._apply_policy(static_boxes, static_words, comps, matcher, cols, rows),
             frame_boxes={
-                k: self._finish(v, cols, rows) for k, v in sorted(frame_boxes.items()) if v
+                k: fb
+                for k, v in sorted(frame_boxes.items())
+                if (fb := self._apply_policy(v, frame_words.get(k, []), empty, matcher, cols, rows))
             },
             texts=texts if self.keep_text else [],
             notes=[
-                f"ocr: {len(stack)} frames, {len(regions)} changing region(s), "
-                f"{ocr_calls} region crop(s) read",
-                *notes,
+                f"ocr: {len(stack)} frames, {len(static_boxes)} static text line(s), "
+                f"{len(regions)} changing region(s), {len(todo)} region crop(s) read, "
+                f"{len(to_read)} line crop(s) read"
             ],
         )
         return det
