@@ -54,6 +54,11 @@ class Settings:
         Remove overlay planes (60xx,3000) instead of only reporting them.
     strip_markers : bool
         Remove COM and non-essential APPn segments from JPEG streams.
+    policy : str
+        ``"all"`` (redact every detected text) or ``"phi"`` (only OCR text matching the
+        file's identifying header values); see :mod:`dctredact.detect.policy`.
+    keep_words : tuple of str
+        Words OCR never redacts (e.g. scanner UI labels).
     """
 
     boxes: tuple[Box, ...] = ()
@@ -69,6 +74,8 @@ class Settings:
     icon: str = "redact"
     remove_overlays: bool = False
     strip_markers: bool = False
+    policy: str = "all"
+    keep_words: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,13 +137,19 @@ class Settings:
         if self.ocr:
             try:
                 from .detect.ocr import OcrDetector
+                from .detect.policy import Policy
             except ImportError as exc:  # pragma: no cover - pytesseract is a dependency
                 raise DctRedactError(f"OCR is unavailable: {exc}") from None
+            try:
+                policy = Policy(self.policy, tuple(self.keep_words))
+            except ValueError as exc:
+                raise DctRedactError(str(exc)) from None
             found.append(
                 OcrDetector(
                     confidence=self.ocr_confidence,
                     padding=self.ocr_padding,
                     keep_text=self.report_text,
+                    policy=policy,
                 )
             )
         return found
