@@ -621,6 +621,22 @@ def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
     return out
 
 
+def _best_readings(words: list[_Word]) -> list[_Word]:
+    """Of words read at the same place by several passes, keep the most confident.
+
+    A word is dropped when at least half of its box lies in the box of a word with a
+    higher confidence (ties: the earlier pass wins).
+    """
+    order = sorted(range(len(words)), key=lambda i: -(words[i].box.confidence or 0.0))
+    kept: list[_Word] = []
+    for i in order:
+        w = words[i]
+        if any(_overlap(w.box, k.box) >= 0.5 * max(w.box.area, 1) for k in kept):
+            continue
+        kept.append(w)
+    return kept
+
+
 def _plausible(word: _Word, flat_lines: list[Box]) -> bool:
     """Keep a Tesseract word unless it looks like a misreading of texture or speckle.
 
@@ -857,7 +873,7 @@ class OcrDetector:
                 words.append(
                     _Word(Box(b.x + x_off, b.y + y_off, b.w, b.h, "ocr", b.confidence), w.text)
                 )
-        return words
+        return _best_readings(words)
 
     def read_text(self, frame: U8) -> list[str]:
         """Every word Tesseract reads in `frame` over the configured passes (no boxes).
@@ -1223,7 +1239,8 @@ class OcrDetector:
                         )
                 if boxes:
                     frame_boxes.setdefault(k, []).extend(boxes)
-        empty = Components(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
+        none = np.zeros(0, dtype=np.int64)
+        empty = Components(none, none, none, none, none)
         det = Detection(
             boxes=self._apply_policy(static_boxes, static_words, comps, matcher, cols, rows),
             frame_boxes={
