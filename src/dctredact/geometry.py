@@ -14,8 +14,9 @@ so non-integral ratios (e.g. ``H = 2`` with ``Hmax = 3``) are handled too.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,6 +189,8 @@ class FrameGeometry:
     sampling: tuple[tuple[int, int], ...]
 
     def __post_init__(self) -> None:
+        # A hashable, immutable sampling (plans are cached by geometry).
+        object.__setattr__(self, "sampling", tuple((int(h), int(v)) for h, v in self.sampling))
         if self.columns <= 0 or self.rows <= 0:
             raise GeometryError(
                 f"frame size {self.columns}x{self.rows} is empty; expected X, Y >= 1"
@@ -198,12 +201,12 @@ class FrameGeometry:
             if not (1 <= h <= 4 and 1 <= v <= 4):
                 raise GeometryError(f"sampling factors {h}x{v} out of range; expected 1..4")
 
-    @property
+    @functools.cached_property
     def hmax(self) -> int:
         """Largest horizontal sampling factor."""
         return max(h for h, _ in self.sampling)
 
-    @property
+    @functools.cached_property
     def vmax(self) -> int:
         """Largest vertical sampling factor."""
         return max(v for _, v in self.sampling)
@@ -230,6 +233,9 @@ class FrameGeometry:
 
     def component(self, index: int) -> ComponentGeometry:
         """The block grid of component `index`."""
+        return self.components[index]
+
+    def _component(self, index: int) -> ComponentGeometry:
         h, v = self.sampling[index]
         width = -(-self.columns * h // self.hmax)
         height = -(-self.rows * v // self.vmax)
@@ -241,10 +247,10 @@ class FrameGeometry:
             aw, ah = self.mcus_wide * h, self.mcus_high * v
         return ComponentGeometry(h, v, width, height, bw, bh, aw, ah)
 
-    @property
-    def components(self) -> list[ComponentGeometry]:
-        """Block grids of every component, in frame order."""
-        return [self.component(i) for i in range(len(self.sampling))]
+    @functools.cached_property
+    def components(self) -> tuple[ComponentGeometry, ...]:
+        """Block grids of every component, in frame order (computed once)."""
+        return tuple(self._component(i) for i in range(len(self.sampling)))
 
     def block_range(self, index: int, box: Box) -> tuple[range, range]:
         """Block rows and columns of component `index` whose footprint meets `box`.
@@ -267,28 +273,38 @@ class FrameGeometry:
 
 
 def plan_blocks(geometry: FrameGeometry, boxes: Iterable[Box]) -> list[npt.NDArray[np.bool_]]:
+    """Plan which blocks to edit: one boolean mask per component (see :func:`_plan`).
+
+    Plans are cached (the frames of a cine share geometry and boxes); the returned
+    arrays are read-only.
+    """
+    return list(_plan(geometry, tuple(boxes)))
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(geometry: FrameGeometry, boxes: tuple[Box, ...]) -> tuple[npt.NDArray[np.bool_], ...]:
     """Plan which blocks to edit: one boolean mask per component.
 
     Parameters
     ----------
     geometry : FrameGeometry
         The frame's size and sampling.
-    boxes : iterable of Box
+    boxes : tuple of Box
         Boxes in image pixels; parts outside the image are ignored.
 
     Returns
     -------
-    list of numpy.ndarray
-        For component ``i`` a ``(alloc_high, alloc_wide)`` boolean array, True where the
-        block is to be edited.
+    tuple of numpy.ndarray
+        For component ``i`` a read-only ``(alloc_high, alloc_wide)`` boolean array, True
+        where the block is to be edited.
     """
-    box_list: Sequence[Box] = list(boxes)
     masks = []
     for index, comp in enumerate(geometry.components):
         mask = np.zeros((comp.alloc_high, comp.alloc_wide), dtype=bool)
-        for box in box_list:
+        for box in boxes:
             rows, cols = geometry.block_range(index, box)
             if len(rows) and len(cols):
                 mask[rows.start : rows.stop, cols.start : cols.stop] = True
+        mask.flags.writeable = False
         masks.append(mask)
-    return masks
+    return tuple(masks)
