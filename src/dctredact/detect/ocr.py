@@ -1162,20 +1162,30 @@ class OcrDetector:
         # strokes of the per-pixel maximum. A burned-in stroke keeps its value in every
         # frame, so it stands out in both; live speckle around it averages away, and
         # what changes (clock digits) drops out.
-        hi_dark = np.maximum.reduce([f.min(axis=2) for f in stack]) if first.ndim == 3 else hi
+        hi_dark = (
+            np.maximum.reduce(
+                [np.minimum(np.minimum(f[..., 0], f[..., 1]), f[..., 2]) for f in stack]
+            )
+            if first.ndim == 3
+            else hi
+        )
         con = _stroke_contrast(lo, hi_dark, 4)
         comps, _ = _ink_components(con, self.ink_threshold, planes=(lo, hi_dark))
         lines = find_lines(
             lo, threshold=self.ink_threshold, contrast=con, max_height=self.max_text_height
         )
-        moving = bool(changing.any())
+        # Outside the live image, static strokes are overlay: a line of 2+ glyphs is
+        # kept whatever its background. Inside it (tissue that barely moves also leaves
+        # strokes in the minimum) a line is kept only when Tesseract reads a word in it.
         static_boxes: list[Box] = []
         doubtful: list[Box] = []
         for ln in lines:
-            if ln.flat or (moving and ln.chars >= 2):
-                static_boxes.append(ln.box)
-            elif ln.chars >= 2:
-                doubtful.append(ln.box)
+            b = ln.box
+            in_live = float(live_core[b.y : b.y1, b.x : b.x1].mean()) >= 0.5
+            if not in_live and (ln.flat or ln.chars >= 2):
+                static_boxes.append(b)
+            elif ln.chars >= 1 or ln.flat:
+                doubtful.append(b)
         need = self._needs_words(matcher)
         to_read = (static_boxes if need else []) + doubtful
         crops = []
@@ -1198,6 +1208,10 @@ class OcrDetector:
             for k, r in todo
         ]  # fmt: skip
         found = self._read_many(crops + region_crops)
+        accepted = list(static_boxes)
+        found[: len(crops)] = [
+            [w for w in ws if _plausible(w, accepted)] for ws in found[: len(crops)]
+        ]
         static_words = [w for ws in found[: len(crops)] for w in ws]
         for b, ws in zip(to_read, found[: len(crops)], strict=True):
             if b in doubtful and ws:
