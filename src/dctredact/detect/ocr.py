@@ -1191,7 +1191,10 @@ class OcrDetector:
         crops = []
         for b in to_read:
             c = b.pad(2).clip(cols, rows)
-            crops.append((first[c.y : c.y1, c.x : c.x1], c.x, c.y))
+            # Lines over live content are read in the per-pixel minimum, where the
+            # overlay keeps its value and the speckle around it darkens.
+            src = lo if b in doubtful else first
+            crops.append((src[c.y : c.y1, c.x : c.x1], c.x, c.y))
         # Changing regions: read only the frames where the region's content changed.
         todo: list[tuple[int, int]] = []
         if need:
