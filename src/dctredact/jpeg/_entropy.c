@@ -32,6 +32,7 @@ typedef struct {
     int32_t valoffset[18];
     uint8_t huffval[256];
     uint16_t look[1 << LOOK_BITS]; /* (length << 8) | value; length 0 = slow path */
+    uint16_t skip[1 << LOOK_BITS]; /* AC: (code length + size << 8) | value, to skip */
 } DecTable;
 
 typedef struct {
@@ -131,8 +132,12 @@ static int build_dec_table(PyObject *obj, DecTable *t)
         if (l <= LOOK_BITS) {
             int shift = LOOK_BITS - l;
             uint32_t base = codes[i] << shift;
-            for (uint32_t j = 0; j < (1u << shift); j++)
+            for (uint32_t j = 0; j < (1u << shift); j++) {
                 t->look[base + j] = (uint16_t)((l << 8) | vals[i]);
+                /* Skipping a coefficient needs only its total length: the code and
+                 * the (value & 15) extra bits that follow, which need not be read. */
+                t->skip[base + j] = (uint16_t)(((l + (vals[i] & 15)) << 8) | vals[i]);
+            }
         }
     }
     t->present = 1;
