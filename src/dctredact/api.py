@@ -210,12 +210,19 @@ def _frame_source(ds: Dataset) -> Any:
 
 
 def detect(ds: Dataset, detectors: Sequence[Detector]) -> Detection:
-    """Run every detector on `ds` and return the union of what they found."""
+    """Run every detector on `ds` and return the union of what they found.
+
+    OCR word boxes are then grown to the whole text line they belong to
+    (:func:`dctredact.detect.lines.grow_detection`): a box over part of a name would
+    leave the rest readable.
+    """
     result = Detection()
     source = _frame_source(ds)
     for detector in detectors:
         result = result.merge(detector.detect(ds, source))
-    return result
+    from .detect.lines import grow_detection
+
+    return grow_detection(ds, result, source)
 
 
 def _apply(ds: Dataset, result: HandlerResult) -> Dataset:

@@ -1,0 +1,136 @@
+"""Grow partial text boxes to whole text lines.
+
+Tesseract's word boxes often cover only part of a burned-in line: a word it could not
+read, a glyph at either end, ascenders and descenders. A box that covers 80 % of a name
+leaves the rest of the name readable. Burned-in annotations are drawn in one flat colour,
+so the rest of the line can be found from the pixels: starting from a detected box, the
+text colour is followed along the box's rows across glyph gaps, and the box is grown to
+the whole run. Measured on generated fixtures (docs/detection.md) this lifts OCR's line
+coverage from about 75 % to about 99 %, at the cost of more redacted area.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+
+from ..geometry import Box
+from .base import Detection, FrameSource
+
+__all__ = ["grow_detection", "grow_to_line"]
+
+U8 = npt.NDArray[np.uint8]
+
+#: Sources whose boxes are grown (word boxes from OCR); rules and explicit boxes are not.
+GROWN_SOURCES = frozenset({"ocr"})
+
+
+def _runs_extend(has: npt.NDArray[np.bool_], start: int, stop: int, gap: int) -> tuple[int, int]:
+    """Grow [start, stop) over `has` while the holes between True runs are <= `gap`."""
+    n = len(has)
+    lo, hi = start, stop
+    miss = 0
+    i = lo - 1
+    while i >= 0 and miss <= gap:
+        if has[i]:
+            lo, miss = i, 0
+        else:
+            miss += 1
+        i -= 1
+    miss = 0
+    i = hi
+    while i < n and miss <= gap:
+        if has[i]:
+            hi, miss = i + 1, 0
+        else:
+            miss += 1
+        i += 1
+    return lo, hi
+
+
+def grow_to_line(
+    frame: U8,
+    box: Box,
+    *,
+    tolerance: int = 40,
+    max_ratio: float = 30.0,
+    max_fill: float = 0.85,
+    max_height: int = 256,
+    gap: float = 0.9,
+    rise: float = 0.5,
+) -> Box:
+    """Grow a partial text box (a word) to the whole line drawn in the same colour.
+
+    The text colour is taken from the box's strongest-contrast pixels; pixels of that
+    colour along the box's rows extend it left and right across glyph gaps (up to about
+    a character height), and its rows up and down by at most half a line (ascenders,
+    descenders). A background of the text's own colour is caught by `max_ratio` (the
+    grown line may be at most that many times as wide as it is high).
+    """
+    rows, cols = frame.shape[:2]
+    b = box.clip(cols, rows)
+    if b.is_empty() or b.h < 3 or b.w < 2 or b.h > max_height:
+        return box
+    rgb = frame[..., None] if frame.ndim == 2 else frame
+    region = rgb[b.y : b.y1, b.x : b.x1].reshape(-1, rgb.shape[2]).astype(np.int16)
+    background = np.median(region, axis=0)
+    distance = np.abs(region - background).max(axis=1)
+    if distance.max() < 32:
+        return box  # no contrasting stroke inside: nothing to follow
+    strokes = region[distance >= np.percentile(distance, 85)]
+    colour = np.median(strokes, axis=0)
+    pad = max(1, int(b.h * rise))
+    y0, y1 = max(0, b.y - pad), min(rows, b.y1 + pad)
+    pixels = rgb[y0:y1].astype(np.int16)
+    to_text = np.abs(pixels - colour).max(axis=2)
+    to_background = np.abs(pixels - background).max(axis=2)
+    # Anti-aliased glyph pixels lie between text and background colours: count those
+    # nearer the text colour (and clearly off the background), or close to it.
+    band = (to_text <= tolerance) | ((to_text < to_background) & (to_background >= 32))
+    line = band[b.y - y0 : b.y1 - y0]
+    x0, x1 = _runs_extend(line.any(axis=0), b.x, b.x1, gap=max(3, int(b.h * gap)))
+    if (x1 - x0) > max_ratio * b.h or line[:, x0:x1].mean() > max_fill:
+        return box
+    cols_band = band[:, x0:x1].sum(axis=1) >= 2
+    top, bottom = _runs_extend(cols_band, b.y - y0, b.y1 - y0, gap=1)
+    top, bottom = max(top, b.y - y0 - pad), min(bottom, b.y1 - y0 + pad)
+    grown = Box(x0, y0 + top, x1 - x0, bottom - top, box.source, box.confidence)
+    return grown.union(box).clip(cols, rows)
+
+
+def grow_detection(ds: Dataset, found: Detection, frames: FrameSource) -> Detection:
+    """Grow every OCR box of `found` to its whole line (frame 0 for boxes on all frames).
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        The dataset (unused but for symmetry with detectors).
+    found : Detection
+        The merged detections.
+    frames : FrameSource
+        Decoded display frames (decoded again here, only those needed).
+    """
+    needed = {0} if any(b.source in GROWN_SOURCES for b in found.boxes) else set()
+    needed |= {k for k, v in found.frame_boxes.items() if any(b.source in GROWN_SOURCES for b in v)}
+    if not needed:
+        return found
+    kept: dict[int, U8] = {}
+    for index, frame in enumerate(frames()):
+        if index in needed:
+            kept[index] = frame
+        if index >= max(needed):
+            break
+
+    def grow(boxes: list[Box], index: int) -> list[Box]:
+        frame = kept.get(index)
+        if frame is None:
+            return boxes
+        return [grow_to_line(frame, b) if b.source in GROWN_SOURCES else b for b in boxes]
+
+    return Detection(
+        boxes=grow(found.boxes, 0),
+        frame_boxes={k: grow(v, k) for k, v in found.frame_boxes.items()},
+        texts=found.texts,
+        notes=found.notes,
+    )

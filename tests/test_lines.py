@@ -1,0 +1,47 @@
+"""Growing partial OCR boxes to whole text lines."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from dctredact.detect.base import Detection
+from dctredact.detect.lines import grow_detection, grow_to_line
+from dctredact.geometry import Box
+
+
+def _line(background: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    im = Image.new("RGB", (200, 40), (10, 10, 10))
+    if background is not None:
+        im = Image.fromarray(background)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default()
+    text = "DOE JANE 1234567 ZZ"
+    draw.text((12, 14), text, fill=(255, 255, 0), font=font)
+    x0, y0, x1, y1 = draw.textbbox((12, 14), text, font=font)
+    return np.asarray(im), (x0, y0, x1, y1)
+
+
+def test_a_word_box_grows_to_the_whole_line() -> None:
+    frame, (x0, y0, x1, y1) = _line()
+    seed = Box(x0, y0, 20, y1 - y0, "ocr")  # only the first word
+    grown = grow_to_line(frame, seed)
+    assert grown.x <= x0 and grown.x1 >= x1 - 2  # textbbox counts the last advance
+    assert grown.y <= y0 and grown.y1 >= y1
+    assert grown.h <= 2 * (y1 - y0) + 4  # it does not swallow the frame
+
+
+def test_growth_stops_on_a_background_of_the_text_colour() -> None:
+    yellow = np.zeros((40, 200, 3), np.uint8)
+    yellow[:, 100:] = (255, 255, 0)  # right half has the text's own colour
+    frame, (x0, y0, _, y1) = _line(yellow)
+    grown = grow_to_line(frame, Box(x0, y0, 20, y1 - y0, "ocr"))
+    assert grown.w <= 30 * grown.h
+
+
+def test_only_ocr_boxes_are_grown() -> None:
+    frame, (x0, y0, _, y1) = _line()
+    found = Detection(boxes=[Box(x0, y0, 20, y1 - y0, "ocr"), Box(x0, y0, 20, y1 - y0, "rules")])
+    grown = grow_detection(None, found, lambda: iter([frame]))  # type: ignore[arg-type]
+    assert grown.boxes[0].w > 20
+    assert grown.boxes[1].w == 20
