@@ -99,8 +99,8 @@ def check(path: Path, out: Path) -> dict[str, object]:
         skip = {0x7FE00010, 0x00880200}
         if set(a.keys()) != set(b.keys()) or any(
             a[t].value != b[t].value
-            for t in a.keys()
-            if t not in skip  # noqa: SIM118
+            for t in a.keys()  # noqa: SIM118 - a Dataset iterates elements, not tags
+            if t not in skip
         ):
             problems.append("elements other than Pixel Data and the icon differ")
     elif before.pixel_span and after.pixel_span:
