@@ -112,6 +112,23 @@ StripOpt = Annotated[
     ),
 ]
 
+
+class PolicyChoice(str, enum.Enum):
+    """--policy choices."""
+
+    ALL = "all"
+    PHI = "phi"
+
+
+PolicyOpt = Annotated[
+    PolicyChoice,
+    typer.Option(help="Redact all detected text, or only text matching identifying header values."),
+]
+KeepWordOpt = Annotated[
+    list[str] | None,
+    typer.Option("--keep-word", help="A word never redacted (e.g. a scanner label); repeatable."),
+]
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -158,6 +175,8 @@ def _settings(
     icon: str = "redact",
     remove_overlays: bool = False,
     strip_markers: bool = False,
+    policy: str = "all",
+    keep_words: tuple[str, ...] = (),
 ) -> Settings:
     return Settings(
         boxes=tuple(_boxes(box)),
@@ -173,6 +192,8 @@ def _settings(
         icon=icon,
         remove_overlays=remove_overlays,
         strip_markers=strip_markers,
+        policy=policy,
+        keep_words=keep_words,
     )
 
 
@@ -208,6 +229,8 @@ def redact(
     icon: IconOpt = IconChoice.REDACT,
     remove_overlays: OverlayOpt = False,
     strip_markers: StripOpt = False,
+    policy: PolicyOpt = PolicyChoice.ALL,
+    keep_word: KeepWordOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON record per file on stdout.")
     ] = False,
@@ -294,6 +317,8 @@ def redact(
         IconChoice(values["icon"]).value,
         values["remove_overlays"],
         values["strip_markers"],
+        PolicyChoice(values["policy"]).value,
+        tuple(values["keep_word"] or ()),
     )
     quiet, verbose, jobs = values["quiet"], values["verbose"], values["jobs"]
     report, quarantine, uid_map, html = (

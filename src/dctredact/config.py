@@ -50,6 +50,8 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "icon": (str,),
     "remove_overlays": (bool,),
     "strip_markers": (bool,),
+    "policy": (str,),
+    "keep_word": (list,),
     "jobs": (int,),
     "report": (str,),
     "quarantine": (str,),
@@ -164,4 +166,6 @@ def settings_from_mapping(values: dict[str, Any]) -> Settings:
         icon=values.get("icon", "redact"),
         remove_overlays=values.get("remove_overlays", False),
         strip_markers=values.get("strip_markers", False),
+        policy=values.get("policy", "all"),
+        keep_words=tuple(str(w) for w in values.get("keep_word", [])),
     )
