@@ -98,40 +98,58 @@ static int parse_table_obj(PyObject *obj, Py_buffer *bits, Py_buffer *vals)
     return 0;
 }
 
-static int build_dec_table(PyObject *obj, DecTable *t)
+/* A table as given from Python, validated, with its code lengths and codes (C.1, C.2). */
+typedef struct {
+    uint8_t bits[16];
+    uint8_t vals[256];
+    uint8_t sizes[257];
+    uint32_t codes[257];
+    int n;
+} CodeTable;
+
+/* Returns 1 with `ct` filled, 0 for None (no table), -1 with an exception set. */
+static int load_code_table(PyObject *obj, CodeTable *ct)
 {
-    memset(t, 0, sizeof(*t));
     if (obj == Py_None) return 0;
     Py_buffer bb, vb;
     if (parse_table_obj(obj, &bb, &vb) < 0) return -1;
-    const uint8_t *bits = bb.buf, *vals = vb.buf;
-    uint8_t sizes[257];
-    uint32_t codes[257];
+    memcpy(ct->bits, bb.buf, 16);
+    memcpy(ct->vals, vb.buf, (size_t)vb.len);
     char err[160];
-    int n = gen_codes(bits, vals, (int)vb.len, sizes, codes, err, sizeof err);
-    if (n < 0) {
-        PyBuffer_Release(&bb);
-        PyBuffer_Release(&vb);
+    ct->n = gen_codes(ct->bits, ct->vals, (int)vb.len, ct->sizes, ct->codes, err, sizeof err);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&vb);
+    if (ct->n < 0) {
         PyErr_SetString(EntropyError, err);
         return -1;
     }
-    memcpy(t->huffval, vals, (size_t)n);
+    return 1;
+}
+
+static int build_dec_table(PyObject *obj, DecTable *t)
+{
+    memset(t, 0, sizeof(*t));
+    CodeTable ct;
+    int rc = load_code_table(obj, &ct);
+    if (rc <= 0) return rc;
+    const uint8_t *bits = ct.bits, *vals = ct.vals;
+    memcpy(t->huffval, vals, (size_t)ct.n);
     int p = 0;
     for (int l = 1; l <= 16; l++) {
         if (bits[l - 1]) {
-            t->valoffset[l] = p - (int32_t)codes[p];
+            t->valoffset[l] = p - (int32_t)ct.codes[p];
             p += bits[l - 1];
-            t->maxcode[l] = (int32_t)codes[p - 1];
+            t->maxcode[l] = (int32_t)ct.codes[p - 1];
         } else {
             t->maxcode[l] = -1;
         }
     }
     t->maxcode[17] = 0x7FFFFFFF;
-    for (int i = 0; i < n; i++) {
-        int l = sizes[i];
+    for (int i = 0; i < ct.n; i++) {
+        int l = ct.sizes[i];
         if (l <= LOOK_BITS) {
             int shift = LOOK_BITS - l;
-            uint32_t base = codes[i] << shift;
+            uint32_t base = ct.codes[i] << shift;
             for (uint32_t j = 0; j < (1u << shift); j++) {
                 t->look[base + j] = (uint16_t)((l << 8) | vals[i]);
                 /* Skipping a coefficient needs only its total length: the code and
@@ -141,37 +159,23 @@ static int build_dec_table(PyObject *obj, DecTable *t)
         }
     }
     t->present = 1;
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&vb);
     return 0;
 }
 
 static int build_enc_table(PyObject *obj, EncTable *t)
 {
     memset(t, 0, sizeof(*t));
-    if (obj == Py_None) return 0;
-    Py_buffer bb, vb;
-    if (parse_table_obj(obj, &bb, &vb) < 0) return -1;
-    const uint8_t *bits = bb.buf, *vals = vb.buf;
-    uint8_t sizes[257];
-    uint32_t codes[257];
-    char err[160];
-    int n = gen_codes(bits, vals, (int)vb.len, sizes, codes, err, sizeof err);
-    if (n < 0) {
-        PyBuffer_Release(&bb);
-        PyBuffer_Release(&vb);
-        PyErr_SetString(EntropyError, err);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        if (t->size[vals[i]] == 0) { /* first definition wins, as in libjpeg */
-            t->code[vals[i]] = codes[i];
-            t->size[vals[i]] = sizes[i];
+    CodeTable ct;
+    int rc = load_code_table(obj, &ct);
+    if (rc <= 0) return rc;
+    for (int i = 0; i < ct.n; i++) {
+        uint8_t v = ct.vals[i];
+        if (t->size[v] == 0) { /* first definition wins, as in libjpeg */
+            t->code[v] = ct.codes[i];
+            t->size[v] = ct.sizes[i];
         }
     }
     t->present = 1;
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&vb);
     return 0;
 }
 

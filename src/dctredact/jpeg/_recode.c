@@ -61,10 +61,8 @@ static inline int ur_symbol_in(uint64_t v, const DecTable *t, int *len)
     return -1;
 }
 
-/* Decode one block; blk may be NULL (symbols only). One 64-bit window load serves a
- * code and its extra bits (16 + 11 bits at most, of the >= 56 the window holds). */
-static const char *ur_block(UReader *r, const DecTable *dc, const DecTable *ac, int16_t *blk,
-                            int *pred)
+/* Decode a block's DC difference and update the predictor. */
+static inline const char *ur_dc(UReader *r, const DecTable *dc, int *pred)
 {
     if (ur_overrun(r)) return "entropy-coded data ended early";
     int len;
@@ -78,9 +76,21 @@ static const char *ur_block(UReader *r, const DecTable *dc, const DecTable *ac, 
     /* As decode_block: quantized 8-bit DC values lie in -1024..1023 (T.81 A.3.3). */
     if (dcv < -1024 || dcv > 1023) return "DC coefficient outside the 8-bit range";
     *pred = dcv;
+    return NULL;
+}
+
+/* Decode one block; blk may be NULL (symbols only). One 64-bit window load serves a
+ * code and its extra bits (16 + 11 bits at most, of the >= 56 the window holds). */
+static const char *ur_block(UReader *r, const DecTable *dc, const DecTable *ac, int16_t *blk,
+                            int *pred)
+{
+    const char *err = ur_dc(r, dc, pred);
+    if (err) return err;
+    int len;
+    uint64_t v;
     if (blk) {
         memset(blk, 0, 64 * sizeof(int16_t));
-        blk[0] = (int16_t)dcv;
+        blk[0] = (int16_t)*pred;
     }
     for (int k = 1; k < 64;) {
         v = ur_load64(r);
@@ -187,17 +197,10 @@ static inline int mcu_planned(Scan *s, long m)
  * codes are only measured, one table lookup each for codes of up to LOOK_BITS bits. */
 static const char *ur_skip_block(UReader *r, const DecTable *dc, const DecTable *ac, int *pred)
 {
-    if (ur_overrun(r)) return "entropy-coded data ended early";
+    const char *err = ur_dc(r, dc, pred);
+    if (err) return err;
     int len;
-    uint64_t v = ur_load64(r);
-    int s = ur_symbol_in(v, dc, &len);
-    if (s < 0) return "invalid DC Huffman code";
-    if (s > 11) return "DC difference category > 11 (not 8-bit baseline)";
-    int diff = s ? extend((int)((v << len) >> (64 - s)), s) : 0;
-    r->bitpos += len + s;
-    int dcv = *pred + diff;
-    if (dcv < -1024 || dcv > 1023) return "DC coefficient outside the 8-bit range";
-    *pred = dcv;
+    uint64_t v;
     for (int k = 1; k < 64;) {
         v = ur_load64(r);
         int e = ac->skip[v >> (64 - LOOK_BITS)];
