@@ -309,6 +309,32 @@ static int parse_scan(PyObject *comps, int mcus_wide, int mcus_high, int restart
                             64 * (long)sizeof(int16_t), s);
 }
 
+/* Build the decoding (`dec`, may be NULL) and encoding (`enc`, may be NULL) tables that
+ * the scan's components use: 8 slots each, DC ids 0..3 then AC ids 4..7. */
+static int build_scan_tables(const Scan *s, PyObject *dcs, PyObject *acs, DecTable *dec,
+                             EncTable *enc)
+{
+    for (int i = 0; i < s->ncomps; i++) {
+        const ScanComp *c = &s->comp[i];
+        for (int k = 0; k < 2; k++) {
+            int id = k ? c->ac_tbl : c->dc_tbl, slot = k * 4 + id;
+            if (dec ? dec[slot].present : enc[slot].present) continue;
+            PyObject *obj = PySequence_GetItem(k ? acs : dcs, id);
+            if (!obj) return -1;
+            int rc = dec ? build_dec_table(obj, &dec[slot]) : 0;
+            if (rc == 0 && enc) rc = build_enc_table(obj, &enc[slot]);
+            Py_DECREF(obj);
+            if (rc < 0) return -1;
+            if (dec ? !dec[slot].present : !enc[slot].present) {
+                PyErr_Format(EntropyError, "scan uses %s Huffman table %d, never defined",
+                             k ? "AC" : "DC", id);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Calls fn(ctx, comp, block pointer) for each block of MCU number m, in coding order. */
 #define FOR_EACH_BLOCK_IN_MCU(s, m, BODY)                                                 \
     do {                                                                                 \
@@ -484,26 +510,7 @@ static PyObject *py_decode_scan(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
-    for (int i = 0; i < s.ncomps; i++) {
-        ScanComp *c = &s.comp[i];
-        for (int k = 0; k < 2; k++) {
-            int id = k ? c->ac_tbl : c->dc_tbl;
-            DecTable *t = &tables[k * 4 + id];
-            if (!t->present) {
-                PyObject *seq = k ? acs : dcs;
-                PyObject *obj = PySequence_GetItem(seq, id);
-                if (!obj) goto fail;
-                int rc = build_dec_table(obj, t);
-                Py_DECREF(obj);
-                if (rc < 0) goto fail;
-                if (!t->present) {
-                    PyErr_Format(EntropyError, "scan uses %s Huffman table %d, never defined",
-                                 k ? "AC" : "DC", id);
-                    goto fail;
-                }
-            }
-        }
-    }
+    if (build_scan_tables(&s, dcs, acs, tables, NULL) < 0) goto fail;
     BitReader br = {(const uint8_t *)data.buf, data.len, 0, 0, 0, 0, 0};
     int rst = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -675,25 +682,7 @@ static PyObject *py_encode_scan(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
-    for (int i = 0; i < s.ncomps; i++) {
-        ScanComp *c = &s.comp[i];
-        for (int k = 0; k < 2; k++) {
-            int id = k ? c->ac_tbl : c->dc_tbl;
-            EncTable *t = &tables[k * 4 + id];
-            if (!t->present) {
-                PyObject *obj = PySequence_GetItem(k ? acs : dcs, id);
-                if (!obj) goto fail;
-                int rc = build_enc_table(obj, t);
-                Py_DECREF(obj);
-                if (rc < 0) goto fail;
-                if (!t->present) {
-                    PyErr_Format(EntropyError, "no %s Huffman table %d to encode with",
-                                 k ? "AC" : "DC", id);
-                    goto fail;
-                }
-            }
-        }
-    }
+    if (build_scan_tables(&s, dcs, acs, NULL, tables) < 0) goto fail;
     bw.cap = 65536;
     bw.out = PyMem_RawMalloc((size_t)bw.cap);
     if (!bw.out) {

@@ -311,24 +311,7 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
-    for (int i = 0; i < s.ncomps; i++) {
-        ScanComp *c = &s.comp[i];
-        for (int k = 0; k < 2; k++) {
-            int id = k ? c->ac_tbl : c->dc_tbl;
-            if (dec[k * 4 + id].present) continue;
-            PyObject *obj = PySequence_GetItem(k ? acs : dcs, id);
-            if (!obj) goto fail;
-            int rc = build_dec_table(obj, &dec[k * 4 + id]);
-            if (rc == 0) rc = build_enc_table(obj, &enc[k * 4 + id]);
-            Py_DECREF(obj);
-            if (rc < 0) goto fail;
-            if (!dec[k * 4 + id].present) {
-                PyErr_Format(EntropyError, "scan uses %s Huffman table %d, never defined",
-                             k ? "AC" : "DC", id);
-                goto fail;
-            }
-        }
-    }
+    if (build_scan_tables(&s, dcs, acs, dec, enc) < 0) goto fail;
     const uint8_t *in = data.buf;
     Py_ssize_t inlen = data.len;
     ubuf = PyMem_RawMalloc((size_t)inlen + 16);
