@@ -39,6 +39,10 @@ from dctredact.geometry import Box
 from dctredact.handlers.base import Fill
 from dctredact.jpeg.codec import redact_stream
 
+#: Photometric Interpretation of each data set read from DICOM, keyed by its first frame
+#: (the fill depends on it: "black" is the maximum for MONOCHROME1).
+PHOTOMETRIC: dict[bytes, str] = {}
+
 
 def dicom_frames(path: Path, limit: int) -> list[bytes]:
     with warnings.catch_warnings():
@@ -50,6 +54,7 @@ def dicom_frames(path: Path, limit: int) -> list[bytes]:
             if i >= limit:
                 break
             out.append(frame)
+    PHOTOMETRIC[out[0]] = str(ds.get("PhotometricInterpretation", ""))
     return out
 
 
@@ -158,6 +163,7 @@ def main() -> int:
     print("-" * len(header))
     rows = []
     for label, frames in datasets(args.corpus, args.frames):
+        photometric = PHOTOMETRIC.get(frames[0])
         w, h = jpeg_size(frames[0])
         cases = {
             "banner": [Box(0, 0, w, 64)],
@@ -170,7 +176,9 @@ def main() -> int:
                 src.write_bytes(frame)
                 ours.append(
                     median_ms(
-                        lambda f=frame, b=boxes: redact_stream(f, b, Fill.BLACK, check=args.check),
+                        lambda f=frame, b=boxes, pi=photometric: redact_stream(
+                            f, b, Fill.BLACK, photometric=pi, check=args.check
+                        ),
                         args.repeat,
                     )
                 )
