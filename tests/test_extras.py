@@ -77,3 +77,13 @@ def test_com_segments_are_stripped_on_request(tmp_path: Path) -> None:
     redact_file(src, kept, [Box(0, 0, 8, 8)])
     frame = next(generate_frames(pydicom.dcmread(kept).PixelData, number_of_frames=1))
     assert parse_jpeg(frame).segments_named("COM")
+
+
+def test_an_icon_without_boxes_is_left_without_a_misleading_note(tmp_path: Path) -> None:
+    src = _with_icon(tmp_path)
+    result = redact_file(src, tmp_path / "out.dcm", [])
+    assert not any("Icon" in n for n in result.notes)
+    assert any("overlay plane(s) 6000 present" in n for n in result.notes)
+    assert pydicom.dcmread(tmp_path / "out.dcm").IconImageSequence[0].PixelData == (
+        pydicom.dcmread(src).IconImageSequence[0].PixelData
+    )

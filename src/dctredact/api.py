@@ -31,7 +31,7 @@ from .dicomio import (
     write_atomically,
 )
 from .errors import DctRedactError, InvalidDicomError, ResourceLimitError, UnsupportedError
-from .extras import ExtraOptions, IconPolicy, apply_extras, needs_dataset_write
+from .extras import ExtraOptions, apply_extras, needs_dataset_write
 from .geometry import Box
 from .handlers import HandlerEntry, get_handler
 from .handlers.base import Fill, Handler, HandlerResult, RedactionRequest
@@ -531,7 +531,8 @@ def _redact_file(
         except Exception as exc:
             raise InvalidDicomError(f"cannot write the redacted dataset ({exc})") from None
     else:
-        hres.notes.extend(apply_extras(ds, (), request.fill, ExtraOptions(IconPolicy.KEEP)))
+        # Nothing to edit (needs_dataset_write said so): this only reports (overlays...).
+        hres.notes.extend(apply_extras(ds, (), request.fill, job.extras))
         data = _output_bytes(dicom, hres)
     if job.dst is not None:
         try:
