@@ -663,6 +663,17 @@ static const char *encode_block(BitWriter *bw, const EncTable *dc, const EncTabl
     return NULL;
 }
 
+/* Raise the codec's error for `err` (MissingSymbol when `missing` names a symbol). */
+static void raise_codec_error(const char *err, int missing, long mcu, long total)
+{
+    if (missing >= 0) {
+        PyErr_Format(MissingSymbol, "%s symbol 0x%02X", (missing >> 8) ? "AC" : "DC",
+                     missing & 0xFF);
+    } else {
+        PyErr_Format(EntropyError, "%s (MCU %ld of %ld)", err, mcu, total);
+    }
+}
+
 static PyObject *py_encode_scan(PyObject *self, PyObject *args)
 {
     PyObject *comps, *dcs, *acs;
@@ -714,12 +725,7 @@ static PyObject *py_encode_scan(PyObject *self, PyObject *args)
         goto fail;
     }
     if (err) {
-        if (missing >= 0) {
-            PyErr_Format(MissingSymbol, "%s symbol 0x%02X", (missing >> 8) ? "AC" : "DC",
-                         missing & 0xFF);
-        } else {
-            PyErr_Format(EntropyError, "%s (MCU %ld of %ld)", err, m, s.total_mcus);
-        }
+        raise_codec_error(err, missing, m, s.total_mcus);
         goto fail;
     }
     PyObject *result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);

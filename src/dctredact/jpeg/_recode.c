@@ -495,12 +495,7 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         goto fail;
     }
     if (err) {
-        if (missing >= 0) {
-            PyErr_Format(MissingSymbol, "%s symbol 0x%02X", (missing >> 8) ? "AC" : "DC",
-                         missing & 0xFF);
-        } else {
-            PyErr_Format(EntropyError, "%s (MCU %ld of %ld)", err, errm, total);
-        }
+        raise_codec_error(err, missing, errm, total);
         goto fail;
     }
     PyObject *result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);
