@@ -22,6 +22,7 @@ from dctredact.jpeg.codec import (
     decode_coefficients,
     encode_stream,
     fill_dc_values,
+    recode_stream,
     redact_stream,
 )
 from dctredact.jpeg.huffman import optimal_table
@@ -256,3 +257,137 @@ def test_corrupt_tail_is_refused_even_when_the_edit_is_at_the_top() -> None:
     with pytest.raises(JpegStreamError):
         redact_stream(bytes(stream), [Box(0, 0, 8, 8)])
     assert sos > 0
+
+
+def _mutate(stream: bytes, data: st.DataObject) -> bytes:
+    """The stream with its entropy-coded data damaged in one of several ways (or not)."""
+    start = stream.rindex(b"\xff\xda")
+    start += 2 + int.from_bytes(stream[start + 2 : start + 4], "big")
+    end = len(stream) - 2  # EOI
+    if end <= start:
+        return stream
+    body = bytearray(stream[start:end])
+    kind = data.draw(st.sampled_from(["none", "flip", "byte", "ff", "stuff", "cut", "rst"]))
+    at = data.draw(st.integers(0, max(0, len(body) - 1)))
+    if kind == "flip" and body:
+        for _ in range(data.draw(st.integers(1, 4))):
+            i = data.draw(st.integers(0, len(body) - 1))
+            body[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "byte" and body:
+        body[at] = data.draw(st.integers(0, 255))
+    elif kind == "ff" and body:
+        body[at] = 0xFF  # a marker or a stuffed 0xFF where there was none
+    elif kind == "stuff":
+        body[at:at] = b"\xff\x00"
+    elif kind == "cut":
+        del body[at:]
+    elif kind == "rst":
+        body[at:at] = bytes([0xFF, 0xD0 + data.draw(st.integers(0, 7))])
+    return stream[:start] + bytes(body) + stream[end:]
+
+
+@given(streams(), st.data())
+def test_multi_symbol_skip_agrees_with_the_single_symbol_path(case, data) -> None:
+    # The skip pass reads several AC symbols per table lookup where they fit; it must
+    # accept, refuse (with the same message and MCU) and copy exactly what the
+    # one-symbol-per-lookup path does: on valid streams, with restart markers and 0xFF
+    # stuffing, and on damaged ones. Edited blocks make the copied/re-coded split points
+    # (and so the exact bit positions the skipping reached) visible in the output.
+    geometry, _, stream, _ = case
+    stream = _mutate(stream, data)
+    try:
+        parsed = parse_jpeg(stream)
+    except JpegStreamError:
+        return  # the damage broke the marker structure: never reaches the codec
+    boxes = [
+        Box(
+            data.draw(st.integers(0, geometry.columns)),
+            data.draw(st.integers(0, geometry.rows)),
+            data.draw(st.integers(0, 24)),
+            data.draw(st.integers(0, 24)),
+        )
+        for _ in range(data.draw(st.integers(0, 2)))
+    ]
+    masks = plan_blocks(geometry, boxes)
+    fill = data.draw(st.sampled_from(list(Fill)))
+    dc_values = fill_dc_values(parsed, fill)
+
+    def run(single: bool) -> object:
+        try:
+            return recode_stream(parsed, masks, fill, dc_values, verify=True, single_symbol=single)
+        except JpegStreamError as exc:
+            return ("refused", str(exc))
+
+    fast, reference = run(False), run(True)
+    assert fast == reference
+    if data.draw(st.booleans()):  # and the full decoder agrees on what is valid
+        try:
+            decode_coefficients(parsed)
+            valid = True
+        except JpegStreamError:
+            valid = False
+        if valid:
+            assert not isinstance(fast, tuple)
+
+
+def test_multi_symbol_skip_with_long_codes_and_every_run_length() -> None:
+    # Codes longer than the multi-symbol window, ZRLs, runs up to 15 and blocks that end
+    # exactly at k = 63 (no EOB) all fall back or group correctly: the skip pass must
+    # reach the same bit positions as the one-symbol path (a block edited at the end
+    # of every row shows them in the output).
+    rng = np.random.default_rng(5)
+    geometry = FrameGeometry(256, 128, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    blocks = coefs[0].reshape(-1, 64)
+    for i, blk in enumerate(blocks):
+        blk[0] = rng.integers(-60, 60)
+        if i % 8 == 1:  # every coefficient +-1, no EOB (k reaches 63)
+            blk[1:] = rng.choice([-1, 1], 63)
+        elif i % 8 == 2:  # the last coefficient only (three ZRLs, then run 14)
+            blk[63] = rng.integers(-700, 700)
+        else:  # runs and sizes with geometric frequencies: codes of up to 16 bits
+            k = 1 + min(int(rng.geometric(0.5)) - 1, 15)
+            while k < 64:
+                size = min(int(rng.geometric(0.4)), 10)
+                blk[k] = (1 << (size - 1)) * rng.choice([-1, 1])
+                k += 1 + min(int(rng.geometric(0.5)) - 1, 15)
+    # The rare symbols get long codes (optimal tables go up to 16 bits).
+    stream = build_stream(geometry, coefs, [[1] * 64], restart_interval=5)
+    parsed = parse_jpeg(stream)
+    ac = parsed.scans[0].ac_tables[parsed.scans[0].components[0].ac_table]
+    assert ac is not None
+    assert max(n + 1 for n, count in enumerate(ac.bits) if count) > 11  # > MULTI_BITS
+    for box in ([Box(248, 0, 8, 8)], [Box(0, 120, 8, 8)], [Box(24, 16, 16, 16)], []):
+        masks = plan_blocks(geometry, box)
+        dc = fill_dc_values(parsed, Fill.BLACK)
+        fast = recode_stream(parsed, masks, Fill.BLACK, dc, verify=True)
+        slow = recode_stream(parsed, masks, Fill.BLACK, dc, verify=True, single_symbol=True)
+        assert fast == slow
+
+
+def test_a_block_without_eob_is_not_read_past_by_the_skip_pass() -> None:
+    # A block whose last coefficient (k = 63) is set has no EOB: the next code is the
+    # next block's DC. Here that DC code ("0": difference 0, the commonest) is the same
+    # bit string as the AC EOB code (EOB-only blocks are the commonest AC symbol), so a
+    # skip pass that grouped "coefficient at 63, EOB" would eat the next block's DC.
+    geometry = FrameGeometry(256, 64, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    blocks = coefs[0].reshape(-1, 64)
+    blocks[:, 0] = 5
+    blocks[3::7, 63] = 1  # three ZRLs, then run 14
+    blocks[40, 1:] = 1  # 63 x (run 0, size 1)
+    stream = build_stream(geometry, coefs, [[1] * 64])
+    parsed = parse_jpeg(stream)
+    scan = parsed.scans[0]
+    dc, ac = scan.dc_tables[0], scan.ac_tables[0]
+    assert dc is not None and ac is not None
+    assert dc.bits[0] == 1 and ac.bits[0] == 1 and ac.values[0] == 0  # both "0"
+    for boxes in ([], [Box(248, 56, 8, 8)], [Box(0, 0, 8, 8)]):
+        masks = plan_blocks(geometry, boxes)
+        values = fill_dc_values(parsed, Fill.BLACK)
+        fast = recode_stream(parsed, masks, Fill.BLACK, values, verify=True)
+        assert fast == recode_stream(
+            parsed, masks, Fill.BLACK, values, verify=True, single_symbol=True
+        )
+        if not boxes:
+            assert fast == stream

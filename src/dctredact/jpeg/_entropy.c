@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define LOOK_BITS 9
+#define MULTI_BITS 11 /* multi-symbol AC skip table (_recode.c); at most 15 */
 #define MAX_SCAN_COMPS 4
 #define MAX_BLOCKS_IN_MCU 10
 
@@ -33,6 +34,12 @@ typedef struct {
     uint8_t huffval[256];
     uint16_t look[1 << LOOK_BITS]; /* (length << 8) | value; length 0 = slow path */
     uint16_t skip[1 << LOOK_BITS]; /* AC: (code length + size << 8) | value, to skip */
+    int multi_built;
+    /* AC, skipping only (_recode.c build_multi): the complete symbols (code + extra bits)
+     * that the next MULTI_BITS bits hold, as (eob << 10) | (room << 4) | bits, where
+     * room = 64 - coefficients advanced - eob: the group applies when k <= room. 0 (a
+     * table not built, or no group) never applies: the single-symbol path is taken. */
+    uint16_t multi[1 << MULTI_BITS];
 } DecTable;
 
 typedef struct {
@@ -823,10 +830,12 @@ static PyMethodDef methods[] = {
      "count_symbols(comps, mcus_wide, mcus_high, restart) -> (dc, ac)\n"
      "Symbol frequencies per table id (4 x 256 int64 each), for building tables."},
     {"recode_scan", py_recode_scan, METH_VARARGS,
-     "recode_scan(data, masks, dc_tables, ac_tables, mcus_wide, mcus_high, restart, fills)\n"
+     "recode_scan(data, masks, dc_tables, ac_tables, mcus_wide, mcus_high, restart, fills,\n"
+     "            verify=False, single_symbol=False)\n"
      "-> bytes. Re-emit one scan with the masked blocks filled, re-coding only what\n"
      "changed. masks: like decode_scan's components, with one uint8 per block;\n"
-     "fills: (mode, dc) per scan component, mode 0 = DC set, 1 = DC kept."},
+     "fills: (mode, dc) per scan component, mode 0 = DC set, 1 = DC kept; verify: decode\n"
+     "the re-coded MCUs back; single_symbol: skip one AC symbol per lookup (for tests)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_entropy",

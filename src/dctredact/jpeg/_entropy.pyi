@@ -44,5 +44,6 @@ def recode_scan(
     restart: int,
     fills: Sequence[tuple[int, int]],
     verify: bool = ...,
+    single_symbol: bool = ...,
     /,
 ) -> bytes: ...

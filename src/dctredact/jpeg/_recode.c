@@ -120,32 +120,84 @@ static const char *ur_block(UReader *r, const DecTable *dc, const DecTable *ac, 
     return NULL;
 }
 
-/* Append bits [from, to) of an un-stuffed buffer to the writer (it re-stuffs). */
+/* Emit the writer's whole pending bytes (room for them must be reserved). */
+static inline void bw_drain(BitWriter *bw)
+{
+    while (bw->bits >= 8) {
+        uint8_t b = (uint8_t)(bw->acc >> (bw->bits - 8));
+        bw->out[bw->len++] = b;
+        if (b == 0xFF && !bw->nostuff) bw->out[bw->len++] = 0;
+        bw->bits -= 8;
+    }
+}
+
+/* Append bits [from, to) of an un-stuffed buffer to the writer (it re-stuffs). `d` must
+ * be readable 8 bytes past (to + 7) / 8, as UReader data is. Once the writer is at a byte
+ * boundary, 7 bytes are moved per 64-bit load; a group holding a 0xFF byte goes byte by
+ * byte (stuffed). */
 static void bw_copy_bits(BitWriter *bw, const uint8_t *d, Py_ssize_t from, Py_ssize_t to)
 {
-    while (from < to && (from & 7)) {
-        bw_put(bw, (d[from >> 3] >> (7 - (from & 7))) & 1, 1);
-        from++;
+    if (from >= to) return;
+    if (bw_reserve(bw, ((to - from) >> 3) * 2 + 32) < 0) return;
+    bw_drain(bw);
+    UReader src = {d, 0, from};
+    if (bw->bits) { /* complete the writer's partial byte */
+        int n = 8 - bw->bits;
+        if (n > to - from) n = (int)(to - from);
+        bw->acc = (bw->acc << n) | (ur_load64(&src) >> (64 - n));
+        bw->bits += n;
+        src.bitpos += n;
+        bw_drain(bw);
     }
-    Py_ssize_t whole = (to - from) >> 3;
-    const uint8_t *p = d + (from >> 3);
-    if (bw_reserve(bw, whole * 2 + 16) < 0) return;
-    for (Py_ssize_t i = 0; i < whole; i++) bw_put(bw, p[i], 8);
-    from += whole * 8;
-    while (from < to) {
-        bw_put(bw, (d[from >> 3] >> (7 - (from & 7))) & 1, 1);
-        from++;
+    if (bw->bits == 0) {
+        uint8_t *o = bw->out + bw->len;
+        while (to - src.bitpos >= 64) {
+            uint64_t w = ur_load64(&src); /* the top 56 bits are this group's 7 bytes */
+            uint64_t x = ~w | 0xFF;       /* a zero byte in x = a 0xFF byte in w */
+            int has_ff = ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+            if (!has_ff || bw->nostuff) {
+#if defined(__GNUC__)
+                uint64_t be = __builtin_bswap64(w);
+#else
+                uint64_t be = 0;
+                for (int i = 0; i < 8; i++) be |= ((w >> (56 - 8 * i)) & 0xFF) << (8 * i);
+#endif
+                memcpy(o, &be, 8); /* 8 written, 7 kept: room reserved above */
+                o += 7;
+            } else {
+                for (int i = 0; i < 7; i++) {
+                    uint8_t b = (uint8_t)(w >> (56 - 8 * i));
+                    *o++ = b;
+                    if (b == 0xFF) *o++ = 0;
+                }
+            }
+            src.bitpos += 56;
+        }
+        bw->len = o - bw->out;
+    }
+    while (to - src.bitpos >= 8) {
+        bw_put(bw, (uint32_t)(ur_load64(&src) >> 56), 8);
+        src.bitpos += 8;
+    }
+    if (to > src.bitpos) {
+        int n = (int)(to - src.bitpos);
+        bw_put(bw, (uint32_t)(ur_load64(&src) >> (64 - n)), n);
     }
 }
 
 /* Un-stuff data[s:e) into buf (which has room for e - s + 8 bytes); returns length. */
 static Py_ssize_t unstuff(const uint8_t *data, Py_ssize_t s, Py_ssize_t e, uint8_t *buf)
 {
-    Py_ssize_t n = 0;
-    for (Py_ssize_t i = s; i < e; i++) {
-        uint8_t b = data[i];
-        buf[n++] = b;
-        if (b == 0xFF && i + 1 < e && data[i + 1] == 0x00) i++;
+    Py_ssize_t n = 0, i = s;
+    while (i < e) {
+        const uint8_t *ff = memchr(data + i, 0xFF, (size_t)(e - i));
+        Py_ssize_t j = ff ? ff - data : e;
+        memcpy(buf + n, data + i, (size_t)(j - i));
+        n += j - i;
+        if (j >= e) break;
+        buf[n++] = 0xFF;
+        i = j + 1;
+        if (i < e && data[i] == 0x00) i++;
     }
     memset(buf + n, 0, 8);
     return n;
@@ -192,60 +244,164 @@ static inline int mcu_planned(Scan *s, long m)
     return hit;
 }
 
-/* Symbol-only decode of MCUs [m, m1), tracking DC predictors. */
-/* Skip one block: the DC difference is decoded (the predictor must be tracked), AC
- * codes are only measured, one table lookup each for codes of up to LOOK_BITS bits. */
-static const char *ur_skip_block(UReader *r, const DecTable *dc, const DecTable *ac, int *pred)
+/* Fill t->multi (see DecTable): for every MULTI_BITS-bit window, the longest run of
+ * complete AC symbols (code and extra bits inside the window) that decode exactly as the
+ * single-symbol path would, up to and including an EOB. A symbol the single path would
+ * refuse (invalid code, size > 10, run with size 0) or that does not fit ends the group;
+ * an empty group (entry 0) sends the caller to the single-symbol path, which reports it.
+ *
+ * Each symbol advances k by at least 1, so one check before the group (k <= room) covers
+ * every symbol in it: a coefficient needs k + run <= 63 and a ZRL k + 16 <= 64, i.e.
+ * k <= 64 after each symbol, and k grows; an EOB must come while k < 64 (at k = 64 the
+ * block is complete and the next code belongs to the next block). */
+static void build_multi(DecTable *t)
 {
-    const char *err = ur_dc(r, dc, pred);
-    if (err) return err;
-    int len;
-    uint64_t v;
-    for (int k = 1; k < 64;) {
-        v = ur_load64(r);
-        int e = ac->skip[v >> (64 - LOOK_BITS)];
-        int rs, total;
-        if (e >> 8) {
-            total = e >> 8;
-            rs = e & 0xFF;
-        } else {
-            rs = ur_symbol_in(v, ac, &len);
-            if (rs < 0) return "invalid AC Huffman code";
-            total = len + (rs & 15);
+    if (t->multi_built) return;
+    for (uint32_t p = 0; p < (1u << MULTI_BITS); p++) {
+        uint64_t v = (uint64_t)p << (64 - MULTI_BITS);
+        int pos = 0, adv = 0, eob = 0, n = 0;
+        while (pos < MULTI_BITS) {
+            int len;
+            int rs = ur_symbol_in(v << pos, t, &len);
+            if (rs < 0) break;
+            int run = rs >> 4, sz = rs & 15;
+            if (pos + len + sz > MULTI_BITS) break; /* needs bits past the window */
+            if (sz) {
+                if (sz > 10) break;
+                adv += run + 1;
+            } else if (run == 15) {
+                adv += 16;
+            } else if (run == 0) {
+                eob = 1;
+            } else {
+                break;
+            }
+            pos += len + sz;
+            n++;
+            if (eob || adv >= 63) break;
         }
-        int run = rs >> 4, sz = rs & 15;
-        r->bitpos += total;
-        if (sz) {
-            k += run;
-            if (k > 63) return "AC run past the end of the block";
-            if (sz > 10) return "AC coefficient size > 10 (not 8-bit baseline)";
-            k++;
-        } else if (run == 15) {
-            k += 16;
-            if (k > 64) return "zero run (ZRL) past the end of the block";
-        } else if (run == 0) {
-            break;
-        } else {
-            return "undefined AC symbol (run with size 0)";
-        }
-        if (ur_overrun(r)) return "entropy-coded data ended early";
+        int room = 64 - adv - eob;
+        t->multi[p] = (n && room >= 1) ? (uint16_t)((eob << 10) | (room << 4) | pos) : 0;
     }
-    if (ur_overrun(r)) return "entropy-coded data ended early";
+    t->multi_built = 1;
+}
+
+/* Skip one AC symbol the multi table did not cover, as ur_block does without values:
+ * sets *n to the bits it takes and advances *k (to >= 64 at an EOB). */
+static inline const char *ur_skip_one(const DecTable *ac, uint64_t v, int *k, int *n)
+{
+    int e = ac->skip[v >> (64 - LOOK_BITS)];
+    int rs, len;
+    if (e >> 8) {
+        *n = e >> 8;
+        rs = e & 0xFF;
+    } else {
+        rs = ur_symbol_in(v, ac, &len);
+        if (rs < 0) return "invalid AC Huffman code";
+        *n = len + (rs & 15);
+    }
+    int run = rs >> 4, sz = rs & 15;
+    if (sz) {
+        *k += run;
+        if (*k > 63) return "AC run past the end of the block";
+        if (sz > 10) return "AC coefficient size > 10 (not 8-bit baseline)";
+        *k += 1;
+    } else if (run == 15) {
+        *k += 16;
+        if (*k > 64) return "zero run (ZRL) past the end of the block";
+    } else if (run == 0) {
+        *k = 64 | 128; /* EOB: done */
+    } else {
+        return "undefined AC symbol (run with size 0)";
+    }
     return NULL;
 }
 
+/* Skip one block: the DC difference is decoded (the predictor must be tracked), AC
+ * symbols are only measured, several per table lookup (build_multi) where they fit.
+ * The bits are held in a register window `w` of `left` valid bits (>= 32 before each
+ * symbol: a code and its extra bits take at most 16 + 11), reloaded from memory only
+ * when it runs low. The same checks as ur_block, in the same order. */
+static const char *ur_skip_block(UReader *r, const DecTable *dc, const DecTable *ac, int *pred)
+{
+    Py_ssize_t pos = r->bitpos, end = r->len * 8;
+    if (pos > end) return "entropy-coded data ended early";
+    uint64_t w = ur_load64(r);
+    int left = 64 - (int)(pos & 7);
+    int len, n;
+    int e = dc->look[w >> (64 - LOOK_BITS)];
+    int s = e & 0xFF;
+    if (e >> 8) {
+        len = e >> 8;
+    } else {
+        s = ur_symbol_in(w, dc, &len);
+        if (s < 0) return "invalid DC Huffman code";
+    }
+    if (s > 11) return "DC difference category > 11 (not 8-bit baseline)";
+    int dcv = *pred + (s ? extend((int)((w << len) >> (64 - s)), s) : 0);
+    /* As decode_block: quantized 8-bit DC values lie in -1024..1023 (T.81 A.3.3). */
+    if (dcv < -1024 || dcv > 1023) return "DC coefficient outside the 8-bit range";
+    *pred = dcv;
+    n = len + s;
+    w <<= n;
+    pos += n;
+    left -= n;
+    int k = 1;
+    while (k < 64) {
+        if (left < 32) {
+            r->bitpos = pos;
+            w = ur_load64(r);
+            left = 64 - (int)(pos & 7);
+        }
+        int m = ac->multi[w >> (64 - MULTI_BITS)];
+        int room = (m >> 4) & 63, eob = m >> 10;
+        if (k <= room) { /* k + advance <= 64, and < 64 before an EOB */
+            n = m & 15;
+            k = (k + 64 - room - eob) | (eob << 6);
+        } else {
+            const char *err = ur_skip_one(ac, w, &k, &n);
+            if (err) return err;
+        }
+        w <<= n;
+        pos += n;
+        left -= n;
+        if (pos > end) return "entropy-coded data ended early";
+    }
+    r->bitpos = pos;
+    return NULL;
+}
+
+/* Symbol-only decode of MCUs [m, m1), tracking DC predictors; *errm = the failing MCU. */
 static const char *skip_mcus(Scan *s, UReader *r, const DecTable *dec, int *pred, long m,
                              long m1, long *errm)
 {
     const char *err = NULL;
-    for (; m < m1 && !err; m++) {
-        FOR_EACH_BLOCK_INDEX(s, m, {
-            (void)bidx;
-            if (!err)
-                err = ur_skip_block(r, &dec[comp->dc_tbl], &dec[4 + comp->ac_tbl], &pred[ci]);
-        });
-        if (err) *errm = m;
+    if (s->ncomps == 1) { /* one block per MCU: no geometry needed */
+        const DecTable *dc = &dec[s->comp[0].dc_tbl], *ac = &dec[4 + s->comp[0].ac_tbl];
+        for (; m < m1; m++) {
+            err = ur_skip_block(r, dc, ac, &pred[0]);
+            if (err) break;
+        }
+    } else { /* the MCU's blocks in coding order: component by component */
+        const DecTable *dcs[MAX_BLOCKS_IN_MCU], *acs[MAX_BLOCKS_IN_MCU];
+        int ci_of[MAX_BLOCKS_IN_MCU], nb = 0;
+        for (int ci = 0; ci < s->ncomps; ci++) {
+            const ScanComp *c = &s->comp[ci];
+            for (int i = 0; i < c->h * c->v && nb < MAX_BLOCKS_IN_MCU; i++) {
+                dcs[nb] = &dec[c->dc_tbl];
+                acs[nb] = &dec[4 + c->ac_tbl];
+                ci_of[nb++] = ci;
+            }
+        }
+        for (; m < m1 && !err; m++) {
+            for (int b = 0; b < nb; b++) {
+                err = ur_skip_block(r, dcs[b], acs[b], &pred[ci_of[b]]);
+                if (err) break;
+            }
+        }
+        if (err) m--;
     }
+    if (err) *errm = m;
     return err;
 }
 
@@ -253,9 +409,9 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     PyObject *comps, *dcs, *acs, *fills;
-    int mcus_wide, mcus_high, restart, verify = 0;
-    if (!PyArg_ParseTuple(args, "y*OOOiiiO|p", &data, &comps, &dcs, &acs, &mcus_wide,
-                          &mcus_high, &restart, &fills, &verify))
+    int mcus_wide, mcus_high, restart, verify = 0, single = 0;
+    if (!PyArg_ParseTuple(args, "y*OOOiiiO|pp", &data, &comps, &dcs, &acs, &mcus_wide,
+                          &mcus_high, &restart, &fills, &verify, &single))
         return NULL;
     Scan s;
     DecTable *dec = NULL;
@@ -312,6 +468,11 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         goto fail;
     }
     if (build_scan_tables(&s, dcs, acs, dec, enc) < 0) goto fail;
+    /* single: tests compare the multi-symbol skip path with the single-symbol one (an
+     * unbuilt multi table sends every symbol there). */
+    for (int i = 4; i < 8 && !single; i++) {
+        if (dec[i].present) build_multi(&dec[i]);
+    }
     const uint8_t *in = data.buf;
     Py_ssize_t inlen = data.len;
     ubuf = PyMem_RawMalloc((size_t)inlen + 16);

@@ -264,6 +264,7 @@ def recode_stream(
     dc_values: Sequence[int],
     *,
     verify: bool = False,
+    single_symbol: bool = False,
 ) -> bytes | None:
     """Re-emit `stream` with the planned blocks filled, re-coding only what changed.
 
@@ -272,7 +273,9 @@ def recode_stream(
     data is still decoded symbol by symbol, so a corrupt stream is refused.
 
     With `verify`, the re-coded MCUs are decoded again and compared with the edited
-    blocks (the copied bits are the input's own, already decoded).
+    blocks (the copied bits are the input's own, already decoded). `single_symbol` makes
+    the C code skip unedited data one AC symbol per table lookup instead of several (the
+    reference the tests compare the fast path with; same result, slower).
 
     Returns
     -------
@@ -301,6 +304,7 @@ def recode_stream(
                 scan.restart_interval,
                 fills,
                 verify,
+                single_symbol,
             )
         except _entropy.MissingSymbol:
             return None
