@@ -16,6 +16,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define LOOK_BITS 9
 #define MULTI_BITS 11 /* multi-symbol AC skip table (_recode.c); at most 15 */
@@ -379,6 +382,27 @@ typedef struct {
 
 static inline void br_fill(BitReader *br)
 {
+    /* Fast path: the next 8 bytes hold no 0xFF (no marker, no stuffing), so the bytes
+     * the loop below would add are those bytes as they are. */
+    if (!br->marker && br->bits <= 56 && br->len - br->pos >= 8) {
+        uint64_t w;
+        memcpy(&w, br->data + br->pos, 8);
+        uint64_t x = ~w; /* a zero byte in x = a 0xFF byte in w */
+        if (((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0) {
+            int n = (64 - br->bits) >> 3; /* 1..8 bytes fit */
+#if defined(__GNUC__)
+            w = __builtin_bswap64(w);
+#else
+            uint64_t be = 0;
+            for (int i = 0; i < 8; i++) be = (be << 8) | ((w >> (8 * i)) & 0xFF);
+            w = be;
+#endif
+            br->acc = n == 8 ? w : (br->acc << (8 * n)) | (w >> (64 - 8 * n));
+            br->bits += 8 * n;
+            br->pos += n;
+            return;
+        }
+    }
     while (br->bits <= 56) {
         uint8_t b = 0;
         if (br->marker) {
@@ -458,14 +482,26 @@ static const char *decode_block(BitReader *br, const DecTable *dc, const DecTabl
     memset(blk, 0, 64 * sizeof(int16_t));
     blk[0] = (int16_t)dcv;
     for (int k = 1; k < 64;) {
-        int rs = decode_symbol(br, ac);
-        if (rs < 0) return "invalid AC Huffman code";
+        /* One refill check per symbol: after br_fill at least 57 bits are held (zero
+         * bytes are inserted at a marker), enough for a code and its extra bits. */
+        if (br->bits < 32) br_fill(br);
+        int e = ac->look[(br->acc >> (br->bits - LOOK_BITS)) & ((1 << LOOK_BITS) - 1)];
+        int rs;
+        if (e >> 8) {
+            br->bits -= e >> 8;
+            rs = e & 0xFF;
+        } else {
+            rs = decode_symbol(br, ac);
+            if (rs < 0) return "invalid AC Huffman code";
+        }
         int r = rs >> 4, sz = rs & 15;
         if (sz) {
             k += r;
             if (k > 63) return "AC run past the end of the block";
             if (sz > 10) return "AC coefficient size > 10 (not 8-bit baseline)";
-            blk[k++] = (int16_t)extend(br_get(br, sz), sz);
+            br->bits -= sz;
+            int v = (int)((br->acc >> br->bits) & ((1u << sz) - 1));
+            blk[k++] = (int16_t)extend(v, sz);
         } else if (r == 15) {
             k += 16;
             if (k > 64) return "zero run (ZRL) past the end of the block";
@@ -610,13 +646,52 @@ static void bw_flush(BitWriter *bw)
 
 static inline int nbits(int v)
 {
-    int n = 0;
     if (v < 0) v = -v;
+#if defined(__GNUC__)
+    return v ? 32 - __builtin_clz((unsigned)v) : 0;
+#else
+    int n = 0;
     while (v) {
         n++;
         v >>= 1;
     }
     return n;
+#endif
+}
+
+static inline int lowest_bit(uint64_t m) /* m != 0 */
+{
+#if defined(__GNUC__)
+    return __builtin_ctzll(m);
+#else
+    int n = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Bit k set for each non-zero AC coefficient k (1..63) of a block: the encoder and the
+ * symbol counter visit only those (most of a block is zero). */
+static inline uint64_t ac_nonzero(const int16_t *blk)
+{
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    uint64_t m = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(blk + 16 * i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(blk + 16 * i + 8));
+        __m128i eq = _mm_packs_epi16(_mm_cmpeq_epi16(a, zero), _mm_cmpeq_epi16(b, zero));
+        m |= (uint64_t)(uint16_t)~_mm_movemask_epi8(eq) << (16 * i);
+    }
+    return m & ~(uint64_t)1;
+#else
+    uint64_t m = 0;
+    for (int k = 1; k < 64; k++) m |= (uint64_t)(blk[k] != 0) << k;
+    return m;
+#endif
 }
 
 /* Returns NULL, or a message; *missing is set to (table kind << 8 | symbol) when a
@@ -634,13 +709,10 @@ static const char *encode_block(BitWriter *bw, const EncTable *dc, const EncTabl
     }
     bw_put(bw, dc->code[s], dc->size[s]);
     if (s) bw_put(bw, (uint32_t)(diff < 0 ? diff - 1 : diff), s);
-    int r = 0;
-    for (int k = 1; k < 64; k++) {
-        int v = blk[k];
-        if (!v) {
-            r++;
-            continue;
-        }
+    int last = 0; /* the last coefficient coded */
+    for (uint64_t nz = ac_nonzero(blk); nz; nz &= nz - 1) {
+        int k = lowest_bit(nz), v = blk[k];
+        int r = k - last - 1;
         while (r > 15) {
             if (!ac->size[0xF0]) {
                 *missing = 0x100 | 0xF0;
@@ -658,9 +730,9 @@ static const char *encode_block(BitWriter *bw, const EncTable *dc, const EncTabl
         }
         bw_put(bw, ac->code[sym], ac->size[sym]);
         bw_put(bw, (uint32_t)(v < 0 ? v - 1 : v), sz);
-        r = 0;
+        last = k;
     }
-    if (r > 0) {
+    if (last < 63) {
         if (!ac->size[0]) {
             *missing = 0x100;
             return "missing";
@@ -776,13 +848,11 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
             int ds = nbits(diff);
             if (ds > 11) err = "DC difference too large for 8-bit baseline";
             else dcc[ds]++;
-            int r = 0;
-            for (int k = 1; k < 64; k++) {
+            int last = 0;
+            for (uint64_t nz = ac_nonzero(blk); nz; nz &= nz - 1) {
+                int k = lowest_bit(nz); /* (one declarator each: this is a macro argument) */
                 int v = blk[k];
-                if (!v) {
-                    r++;
-                    continue;
-                }
+                int r = k - last - 1;
                 while (r > 15) {
                     acc[0xF0]++;
                     r -= 16;
@@ -790,9 +860,9 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
                 int sz = nbits(v);
                 if (sz > 10) err = "AC coefficient too large for 8-bit baseline";
                 else acc[(r << 4) | sz]++;
-                r = 0;
+                last = k;
             }
-            if (r > 0) acc[0]++;
+            if (last < 63) acc[0]++;
         });
     }
     release_scan(&s);

@@ -8,6 +8,7 @@ re-emitted, with the original Huffman tables whenever they can code every symbol
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 from collections.abc import Sequence
@@ -201,6 +202,24 @@ def _dht_segment(tables: Sequence[HuffmanTable]) -> bytes:
     return b"\xff\xc4" + struct.pack(">H", len(body) + 2) + body
 
 
+def _codes_every_symbol(
+    scan: Scan, dc_freq: npt.NDArray[np.int64], ac_freq: npt.NDArray[np.int64]
+) -> bool:
+    """True when the scan's own tables define every symbol counted for its components."""
+    for sc in scan.components:
+        for tables, freq, tid in (
+            (scan.dc_tables, dc_freq, sc.dc_table),
+            (scan.ac_tables, ac_freq, sc.ac_table),
+        ):
+            table = tables[tid]
+            if table is None:
+                continue  # encode_scan names the undefined table
+            used = np.flatnonzero(freq[tid])
+            if not np.isin(used, np.frombuffer(table.values, dtype=np.uint8)).all():
+                return False
+    return True
+
+
 def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]:
     """Write `stream` with its entropy-coded data re-emitted from `coefs`.
 
@@ -224,21 +243,28 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
         args = (geometry.mcus_wide, geometry.mcus_high, scan.restart_interval)
         dht = b""
         try:
-            entropy = _entropy.encode_scan(
-                layout, _tables(scan.dc_tables), _tables(scan.ac_tables), *args
-            )
-        except _entropy.MissingSymbol:
+            # Count first (cheap): when the original tables cannot code some symbol, an
+            # encode attempt would only find out where it occurs, after coding up to there.
             dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
             dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
             ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
-            dc_tables: list[HuffmanTable | None] = [None] * 4
-            ac_tables: list[HuffmanTable | None] = [None] * 4
-            for sc in scan.components:
-                dc_tables[sc.dc_table] = optimal_table(dc_freq[sc.dc_table], 0, sc.dc_table)
-                ac_tables[sc.ac_table] = optimal_table(ac_freq[sc.ac_table], 1, sc.ac_table)
-            dht = _dht_segment([t for t in (*dc_tables, *ac_tables) if t is not None])
-            new_tables = True
-            entropy = _entropy.encode_scan(layout, _tables(dc_tables), _tables(ac_tables), *args)
+            entropy = None
+            if _codes_every_symbol(scan, dc_freq, ac_freq):
+                with contextlib.suppress(_entropy.MissingSymbol):
+                    entropy = _entropy.encode_scan(
+                        layout, _tables(scan.dc_tables), _tables(scan.ac_tables), *args
+                    )
+            if entropy is None:
+                dc_tables: list[HuffmanTable | None] = [None] * 4
+                ac_tables: list[HuffmanTable | None] = [None] * 4
+                for sc in scan.components:
+                    dc_tables[sc.dc_table] = optimal_table(dc_freq[sc.dc_table], 0, sc.dc_table)
+                    ac_tables[sc.ac_table] = optimal_table(ac_freq[sc.ac_table], 1, sc.ac_table)
+                dht = _dht_segment([t for t in (*dc_tables, *ac_tables) if t is not None])
+                new_tables = True
+                entropy = _entropy.encode_scan(
+                    layout, _tables(dc_tables), _tables(ac_tables), *args
+                )
         except _entropy.Error as exc:
             raise JpegStreamError(f"scan {number + 1}: cannot encode: {exc}") from None
         if new_tables and not dht:
