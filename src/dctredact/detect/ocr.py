@@ -18,7 +18,7 @@ Recognised text is never logged; it is returned only when ``keep_text=True``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +32,7 @@ from ..geometry import Box
 from .base import Detection, FrameSource
 from .frames import display_frames
 from .policy import PhiMatcher, Policy
+from .textnet import TextNet
 
 __all__ = ["PASSES", "OcrDetector", "group_lines", "merge_boxes", "text_candidates"]
 
@@ -705,6 +706,12 @@ class OcrDetector:
     policy : Policy, optional
         What to redact: every text (default) or only text matching the header's
         identifying values, and words never redacted (see :mod:`.policy`).
+    textnet : TextNet or bool
+        The trained text detector run beside Tesseract (:mod:`.textnet`): ``True`` for
+        the default settings, ``False`` to rely on Tesseract and the pixel line finder.
+    textnet_frames : int
+        Cines: how many frames (spread over the loop, the first included) the text
+        network reads (0: none).
 
     Examples
     --------
@@ -731,6 +738,8 @@ class OcrDetector:
         max_text_height: int = 48,
         ink_threshold: int = 28,
         policy: Policy | None = None,
+        textnet: TextNet | bool = True,
+        textnet_frames: int = 1,
     ) -> None:
         if psm not in (11, 12):
             raise ValueError(f"psm {psm} is not a sparse-text mode; expected 11 or 12")
@@ -752,6 +761,10 @@ class OcrDetector:
         self.max_text_height = max_text_height
         self.ink_threshold = ink_threshold
         self.policy = policy or Policy()
+        self.textnet: TextNet | None = (
+            textnet if isinstance(textnet, TextNet) else TextNet() if textnet else None
+        )
+        self.textnet_frames = max(0, textnet_frames)
         self._checked = False
 
     # -- Tesseract -------------------------------------------------------------------
@@ -780,6 +793,8 @@ class OcrDetector:
             ) from None
         except OSError as exc:  # e.g. permission denied, not executable
             raise DetectionError(f"Tesseract OCR cannot run ({exc}); {_INSTALL_HINT}") from None
+        if self.textnet is not None:
+            self.textnet.check()
         self._checked = True
 
     def _tesseract(self, image: U8) -> dict[str, list[object]]:
@@ -1078,8 +1093,13 @@ class OcrDetector:
         matcher: PhiMatcher | None,
         cols: int,
         rows: int,
+        ready: Sequence[Box] = (),
     ) -> list[Box]:
-        """Line boxes (unpadded) -> final boxes under the policy."""
+        """Line boxes (unpadded) -> final boxes under the policy.
+
+        `ready` boxes already carry their margin (the text network's): they are
+        filtered like the others but not padded again.
+        """
         if matcher is not None:
             hits = matcher.select([w.text for w in words], [w.box for w in words])
             chosen = [
@@ -1089,14 +1109,14 @@ class OcrDetector:
             ]
             return self._finish(self._grow(comps, chosen, limit=0.5), cols, rows)
         if self.policy.keep:
-            out = []
-            for b in boxes:
+
+            def kept(b: Box) -> bool:
                 inside = [w for w in words if _overlap(w.box, b) >= 0.5 * w.box.area]
-                if inside and all(self.policy.is_kept(w.text) for w in inside):
-                    continue
-                out.append(b)
-            boxes = out
-        return self._finish(boxes, cols, rows)
+                return bool(inside) and all(self.policy.is_kept(w.text) for w in inside)
+
+            boxes = [b for b in boxes if not kept(b)]
+            ready = [b for b in ready if not kept(b)]
+        return merge_boxes([*self._finish(boxes, cols, rows), *ready])
 
     def _detect_single(self, frame: U8, matcher: PhiMatcher | None = None) -> Detection:
         rows, cols = frame.shape[:2]
@@ -1112,15 +1132,21 @@ class OcrDetector:
         boxes = list(grown)
         unread = 0
         for ln in lines:
-            read = any(ln.box.intersects(g) for g in grown)
-            if read:
-                boxes.append(ln.box)  # extend the OCR line to the whole pixel line
-            elif self.include_unread and ln.flat and (ln.chars >= 2 or ln.box.h >= 6):
+            hits = [g.h for g in grown if ln.box.intersects(g)]
+            if hits:
+                if ln.box.h <= 1.6 * max(hits) + 2:
+                    boxes.append(ln.box)  # extend the OCR line to the whole pixel line
+            elif self.include_unread and ln.flat and ln.chars >= 2:
                 boxes.append(ln.box)
                 unread += 1
+        # The network's lines, whatever Tesseract read: it finds text on texture and in
+        # colours Tesseract's binarisation loses.
+        net = self.textnet.boxes(frame) if self.textnet is not None else []
+        unread += sum(1 for b in net if not any(b.intersects(g) for g in grown))
         if self._needs_words(matcher) and unread:
             # Read the pixel lines Tesseract missed on the full frame, as crops.
             todo = [ln.box for ln in lines if not any(ln.box.intersects(g) for g in grown)]
+            todo += [b for b in net if not any(b.intersects(g) for g in grown)]
             crops = []
             for b in todo:
                 c = b.pad(2).clip(cols, rows)
@@ -1130,7 +1156,9 @@ class OcrDetector:
         # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
         boxes = self._grow(weak, boxes, limit=2.0)
-        det = Detection(boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows))
+        det = Detection(
+            boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
+        )
         if self.keep_text:
             det.texts = [w.text for w in words]
         det.notes.append(
@@ -1187,7 +1215,20 @@ class OcrDetector:
             elif ln.chars >= 1 or ln.flat:
                 doubtful.append(b)
         need = self._needs_words(matcher)
+        # The text network on the first frame and (textnet_frames > 1) more frames
+        # spread over the loop, at a reduced size (cine text is rarely tiny, and the
+        # network's time grows with area); what it finds is redacted in every frame.
+        net: list[Box] = []
+        if self.textnet is not None:
+            count = min(len(stack), self.textnet_frames)
+            picks = {round(i * (len(stack) - 1) / max(count - 1, 1)) for i in range(count)}
+            side = self.textnet.cine_side
+            for k in sorted(picks):
+                net.extend(self.textnet.boxes(stack[k], max_side=side))
+            net = merge_boxes(net)
         to_read = (static_boxes if need else []) + doubtful
+        if need:
+            to_read += [b for b in net if not any(b.intersects(o) for o in static_boxes)]
         crops = []
         for b in to_read:
             c = b.pad(2).clip(cols, rows)
@@ -1259,7 +1300,9 @@ class OcrDetector:
         none = np.zeros(0, dtype=np.int64)
         empty = Components(none, none, none, none, none)
         det = Detection(
-            boxes=self._apply_policy(static_boxes, static_words, comps, matcher, cols, rows),
+            boxes=self._apply_policy(
+                static_boxes, static_words, comps, matcher, cols, rows, ready=net
+            ),
             frame_boxes={
                 k: fb
                 for k, v in sorted(frame_boxes.items())
