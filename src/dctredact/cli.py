@@ -80,6 +80,13 @@ ConfOpt = Annotated[
     float, typer.Option("--ocr-confidence", help="Minimum OCR word confidence (0-100).")
 ]
 PadOpt = Annotated[int, typer.Option("--ocr-padding", help="Pixels added around OCR words.")]
+NetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--textnet/--no-textnet",
+        help="With OCR, also run the trained text detection network (default on).",
+    ),
+]
 TextOpt = Annotated[
     bool,
     typer.Option(
@@ -177,6 +184,7 @@ def _settings(
     strip_markers: bool = False,
     policy: str = "all",
     keep_words: tuple[str, ...] = (),
+    textnet: bool = True,
 ) -> Settings:
     return Settings(
         boxes=tuple(_boxes(box)),
@@ -184,6 +192,7 @@ def _settings(
         ocr=ocr,
         ocr_confidence=ocr_confidence,
         ocr_padding=ocr_padding,
+        textnet=textnet,
         rules=str(rules) if rules else None,
         box_file=str(boxes) if boxes else None,
         us_regions=us_regions,
@@ -222,6 +231,7 @@ def redact(
     keep_us_regions: UsOpt = False,
     ocr_confidence: ConfOpt = 30.0,
     ocr_padding: PadOpt = 3,
+    textnet: NetOpt = True,
     keep_syntax: Annotated[
         bool, typer.Option(help="Refuse files whose transfer syntax would have to change.")
     ] = False,
@@ -319,6 +329,7 @@ def redact(
         values["strip_markers"],
         PolicyChoice(values["policy"]).value,
         tuple(values["keep_word"] or ()),
+        values["textnet"],
     )
     quiet, verbose, jobs = values["quiet"], values["verbose"], values["jobs"]
     report, quarantine, uid_map, html = (
@@ -543,6 +554,7 @@ def scan(
     keep_us_regions: UsOpt = False,
     ocr_confidence: ConfOpt = 30.0,
     ocr_padding: PadOpt = 3,
+    textnet: NetOpt = True,
     report_text: TextOpt = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON record per file on stdout.")
@@ -560,6 +572,7 @@ def scan(
         ocr_padding,
         False,
         report_text,
+        textnet=textnet,
     )
     detectors = _detectors(settings)
     failed = 0

@@ -38,6 +38,8 @@ class Settings:
         Minimum word confidence (0..100).
     ocr_padding : int
         Pixels added around every OCR word box.
+    textnet : bool
+        With OCR: also run the trained text detection network (:mod:`.detect.textnet`).
     rules : str or None
         A CTP DicomPixelAnonymizer script.
     box_file : str or None
@@ -66,6 +68,7 @@ class Settings:
     ocr: bool = True
     ocr_confidence: float = 30.0
     ocr_padding: int = 3
+    textnet: bool = True
     rules: str | None = None
     box_file: str | None = None
     us_regions: bool = False
@@ -150,6 +153,7 @@ class Settings:
                     padding=self.ocr_padding,
                     keep_text=self.report_text,
                     policy=policy,
+                    textnet=self.textnet,
                 )
             )
         return found

@@ -1,0 +1,122 @@
+"""Tests of the trained text detector (PP-OCRv4 DB via rapidocr-onnxruntime).
+
+The images are drawn here: text in a known place, on backgrounds where a reader such as
+Tesseract struggles (speckle, a colour of the background's brightness), at sizes that
+make the detector scale the frame up or down. Boxes must come back in frame coordinates
+and cover the drawn text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from dctredact.detect.ocr import OcrDetector
+from dctredact.detect.textnet import TextNet
+from dctredact.errors import DetectionError
+from dctredact.geometry import Box
+from dctredact.settings import Settings
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+def draw(
+    background: np.ndarray, text: str, xy: tuple[int, int], size: int, colour: tuple[int, ...]
+) -> tuple[np.ndarray, Box]:
+    """Draw `text` on an RGB copy of `background`; return the image and the ink's box."""
+    img = Image.fromarray(background.copy())
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, size)
+    d.text(xy, text, fill=colour, font=font)
+    x0, y0, x1, y1 = d.textbbox(xy, text, font=font)
+    return np.asarray(img), Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def speckle(rows: int, cols: int, seed: int = 3) -> np.ndarray:
+    """Ultrasound-like speckle: blurred noise, gray, full range."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (rows // 2 + 1, cols // 2 + 1)).astype(np.uint8)
+    img = Image.fromarray(noise).resize((cols, rows), Image.Resampling.BILINEAR)
+    return np.repeat(np.asarray(img)[:, :, None], 3, axis=2)
+
+
+def coverage(box: Box, found: list[Box], rows: int, cols: int) -> float:
+    mask = np.zeros((rows, cols), dtype=bool)
+    for b in found:
+        mask[max(b.y, 0) : b.y1, max(b.x, 0) : b.x1] = True
+    return float(mask[box.y : box.y1, box.x : box.x1].mean())
+
+
+@pytest.fixture(scope="module")
+def net() -> TextNet:
+    return TextNet()
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "size"),
+    [(240, 320, 14), (480, 640, 16), (1200, 1600, 40), (90, 160, 12)],
+    ids=["small-upscaled", "vga", "large-downscaled", "tiny"],
+)
+def test_text_on_speckle_found_in_frame_coordinates(
+    net: TextNet, rows: int, cols: int, size: int
+) -> None:
+    x, y = cols // 8, rows // 3
+    img, truth = draw(speckle(rows, cols), "DOE^JANE 1962", (x, y), size, (255, 255, 0))
+    found = net.boxes(img)
+    assert coverage(truth, found, rows, cols) >= 0.98
+    # Tight: what covers the text is not much more than a line around it.
+    hits = [b for b in found if b.intersects(truth)]
+    assert sum(b.area for b in hits) <= 4 * truth.area
+    assert all(b.x >= 0 and b.y >= 0 and b.x1 <= cols and b.y1 <= rows for b in found)
+
+
+def test_gray_frame_and_offsets(net: TextNet) -> None:
+    rgb, truth = draw(np.full((200, 300, 3), 30, np.uint8), "ACC 123456", (40, 80), 18, (220,) * 3)
+    gray = rgb[:, :, 0].copy()
+    a = net.boxes(gray)
+    b = net.boxes(gray, 5, 7)
+    assert coverage(truth, a, 200, 300) >= 0.98
+    assert [(c.x + 5, c.y + 7, c.w, c.h) for c in a] == [(c.x, c.y, c.w, c.h) for c in b]
+
+
+def test_plain_background_gives_nothing(net: TextNet) -> None:
+    ramp = np.tile(np.linspace(0, 255, 320).astype(np.uint8), (240, 1))
+    assert net.boxes(ramp) == []
+    assert net.boxes(np.zeros((3, 3), np.uint8)) == []
+
+
+def test_detector_uses_network_for_text_tesseract_misses() -> None:
+    # Red text of the speckle's mean brightness: the network's line must be in the
+    # detector's output whatever Tesseract read.
+    img, truth = draw(
+        speckle(240, 320, seed=5), "Hospital 2011-10-03", (30, 150), 15, (200, 60, 60)
+    )
+    with_net = OcrDetector().detect_frame(img)
+    assert coverage(truth, with_net.boxes, 240, 320) >= 0.98
+    assert OcrDetector(textnet=False).textnet is None
+
+
+def test_missing_runtime_is_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
+    with pytest.raises(DetectionError, match="rapidocr-onnxruntime"):
+        TextNet(thresh=0.299).check()  # parameters not loaded before: not cached
+
+
+def test_bad_sizes_rejected() -> None:
+    with pytest.raises(ValueError, match="min_side"):
+        TextNet(min_side=8)
+    with pytest.raises(ValueError, match="min_side"):
+        TextNet(min_side=600, max_side=500)
+
+
+def test_settings_switch_network_off() -> None:
+    (on,) = Settings().detectors()
+    (off,) = Settings(textnet=False).detectors()
+    assert isinstance(on, OcrDetector) and on.textnet is not None
+    assert isinstance(off, OcrDetector) and off.textnet is None
+    assert Settings().digest() != Settings(textnet=False).digest()
