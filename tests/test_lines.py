@@ -45,3 +45,22 @@ def test_only_ocr_boxes_are_grown() -> None:
     grown = grow_detection(None, found, lambda: iter([frame]))  # type: ignore[arg-type]
     assert grown.boxes[0].w > 20
     assert grown.boxes[1].w == 20
+
+
+def test_growth_on_texture_is_bounded() -> None:
+    # Yellow-ish speckle everywhere: the text colour is as common above and below the
+    # line as beside it, so the box grows at most 2 line heights sideways, not in height.
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (120, 400, 3)).astype(np.uint8)
+    im = Image.fromarray(noise)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default()
+    draw.text((150, 60), "DOE", fill=(255, 255, 0), font=font)
+    x0, y0, x1, y1 = draw.textbbox((150, 60), "DOE", font=font)
+    seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
+    grown = grow_to_line(np.asarray(im), seed)
+    assert grown.y == seed.y and grown.h == seed.h
+    assert grown.x >= seed.x - 2 * seed.h and grown.x1 <= seed.x1 + 2 * seed.h
+    # The same word on a plain background still grows to its whole line.
+    frame, (lx0, ly0, lx1, ly1) = _line()
+    assert grow_to_line(frame, Box(lx0, ly0, 20, ly1 - ly0, "ocr")).x1 >= lx1 - 2

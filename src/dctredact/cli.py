@@ -230,7 +230,7 @@ def redact(
     boxes: BoxFileOpt = None,
     keep_us_regions: UsOpt = False,
     ocr_confidence: ConfOpt = 30.0,
-    ocr_padding: PadOpt = 3,
+    ocr_padding: PadOpt = 1,
     textnet: NetOpt = True,
     keep_syntax: Annotated[
         bool, typer.Option(help="Refuse files whose transfer syntax would have to change.")
@@ -553,7 +553,7 @@ def scan(
     boxes: BoxFileOpt = None,
     keep_us_regions: UsOpt = False,
     ocr_confidence: ConfOpt = 30.0,
-    ocr_padding: PadOpt = 3,
+    ocr_padding: PadOpt = 1,
     textnet: NetOpt = True,
     report_text: TextOpt = False,
     json_out: Annotated[

@@ -158,7 +158,7 @@ def settings_from_mapping(values: dict[str, Any]) -> Settings:
         fill=values.get("fill", Fill.BLACK),
         ocr=values.get("ocr", True),
         ocr_confidence=float(values.get("ocr_confidence", 30.0)),
-        ocr_padding=int(values.get("ocr_padding", 3)),
+        ocr_padding=int(values.get("ocr_padding", 1)),
         textnet=values.get("textnet", True),
         rules=values.get("rules"),
         box_file=values.get("boxes"),

@@ -29,6 +29,7 @@ __all__ = ["contact_sheet", "render_preview", "sample_indices"]
 
 SOURCE_COLOURS: dict[str, tuple[int, int, int]] = {
     "ocr": (255, 40, 40),
+    "textnet": (255, 80, 160),
     "rules": (255, 150, 0),
     "explicit": (255, 230, 0),
     "boxes": (230, 0, 230),

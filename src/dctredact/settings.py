@@ -67,7 +67,7 @@ class Settings:
     fill: Fill = Fill.BLACK
     ocr: bool = True
     ocr_confidence: float = 30.0
-    ocr_padding: int = 3
+    ocr_padding: int = 1
     textnet: bool = True
     rules: str | None = None
     box_file: str | None = None

@@ -23,7 +23,7 @@ __all__ = ["grow_detection", "grow_to_line"]
 U8 = npt.NDArray[np.uint8]
 
 #: Sources whose boxes are grown (word boxes from OCR); rules and explicit boxes are not.
-GROWN_SOURCES = frozenset({"ocr"})
+GROWN_SOURCES = frozenset({"ocr", "textnet"})
 
 
 def _runs_extend(has: npt.NDArray[np.bool_], start: int, stop: int, gap: int) -> tuple[int, int]:
@@ -49,6 +49,47 @@ def _runs_extend(has: npt.NDArray[np.bool_], start: int, stop: int, gap: int) ->
     return lo, hi
 
 
+def _textured(
+    rgb: npt.NDArray[np.uint8],
+    colour: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    b: Box,
+    x0: int,
+    x1: int,
+    tolerance: int,
+) -> bool:
+    """True when the text colour is as common away from the line as in its extension.
+
+    Text on a plain background has its colour only in its own rows; on texture or
+    speckle the same colour is everywhere, and following it would swallow the image.
+    The extension's density of text-coloured pixels is compared with the density a
+    line height above and below it.
+    """
+    rows = rgb.shape[0]
+
+    def density(ya: int, yb: int) -> float | None:
+        ya, yb = max(ya, 0), min(yb, rows)
+        if yb <= ya:
+            return None
+        px = rgb[ya:yb, x0:x1].astype(np.int16)
+        to_text = np.abs(px - colour).max(axis=2)
+        to_bg = np.abs(px - background).max(axis=2)
+        near = (to_text <= tolerance) | ((to_text < to_bg) & (to_bg >= 32))
+        ext = np.ones(x1 - x0, dtype=bool)
+        ext[b.x - x0 : b.x1 - x0] = False  # only the columns the growth added
+        return float(near[:, ext].mean()) if ext.any() else None
+
+    inside = density(b.y, b.y1)
+    around = [
+        d
+        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
+        if d is not None
+    ]
+    if inside is None or not around:
+        return False
+    return inside < 1.3 * max(around) + 0.02
+
+
 def grow_to_line(
     frame: U8,
     box: Box,
@@ -59,6 +100,7 @@ def grow_to_line(
     max_height: int = 256,
     gap: float = 0.9,
     rise: float = 0.5,
+    textured_reach: float = 2.0,
 ) -> Box:
     """Grow a partial text box (a word) to the whole line drawn in the same colour.
 
@@ -92,6 +134,12 @@ def grow_to_line(
     x0, x1 = _runs_extend(line.any(axis=0), b.x, b.x1, gap=max(3, int(b.h * gap)))
     if (x1 - x0) > max_ratio * b.h or line[:, x0:x1].mean() > max_fill:
         return box
+    if (x0, x1) != (b.x, b.x1) and _textured(rgb, colour, background, b, x0, x1, tolerance):
+        # On texture the colour run says little about where the line ends: grow by at
+        # most `textured_reach` line heights each side, and not in height.
+        reach = round(textured_reach * b.h)
+        x0, x1 = max(x0, b.x - reach), min(x1, b.x1 + reach)
+        return Box(x0, b.y, x1 - x0, b.h, box.source, box.confidence).union(box).clip(cols, rows)
     cols_band = band[:, x0:x1].sum(axis=1) >= 2
     top, bottom = _runs_extend(cols_band, b.y - y0, b.y1 - y0, gap=1)
     top, bottom = max(top, b.y - y0 - pad), min(bottom, b.y1 - y0 + pad)

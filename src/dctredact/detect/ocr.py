@@ -725,7 +725,7 @@ class OcrDetector:
         self,
         *,
         confidence: float = 30.0,
-        padding: int = 3,
+        padding: int = 1,
         upscale: float = 0.0,
         languages: str = "eng",
         psm: int = 11,
@@ -1126,10 +1126,18 @@ class OcrDetector:
             frame, threshold=self.ink_threshold, contrast=con, max_height=self.max_text_height
         )
         flat = [ln.box for ln in lines if ln.flat]
+        # The network's lines, whatever Tesseract read: it finds text on texture and in
+        # colours Tesseract's binarisation loses.
+        net = self.textnet.boxes_enhanced(frame) if self.textnet is not None else []
         words = [w for w in self._read(frame) if _plausible(w, flat)]
-        word_boxes = [w.box for w in words]
-        grown = self._grow(comps, word_boxes)
-        boxes = list(grown)
+        # Words on a flat-background line or a network line grow over their glyphs;
+        # elsewhere (texture, speckle) the stroke components are the texture's own, so
+        # a word keeps its box.
+        trusted = flat + net
+        on_line = [w.box for w in words if any(w.box.intersects(t) for t in trusted)]
+        alone = [w.box for w in words if not any(w.box.intersects(t) for t in trusted)]
+        grown = self._grow(comps, on_line) + alone
+        boxes = self._grow(comps, on_line)
         unread = 0
         for ln in lines:
             hits = [g.h for g in grown if ln.box.intersects(g)]
@@ -1139,9 +1147,6 @@ class OcrDetector:
             elif self.include_unread and ln.flat and ln.chars >= 2:
                 boxes.append(ln.box)
                 unread += 1
-        # The network's lines, whatever Tesseract read: it finds text on texture and in
-        # colours Tesseract's binarisation loses.
-        net = self.textnet.boxes(frame) if self.textnet is not None else []
         unread += sum(1 for b in net if not any(b.intersects(g) for g in grown))
         if self._needs_words(matcher) and unread:
             # Read the pixel lines Tesseract missed on the full frame, as crops.
@@ -1155,7 +1160,7 @@ class OcrDetector:
                 words.extend(found)
         # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
-        boxes = self._grow(weak, boxes, limit=2.0)
+        boxes = self._grow(weak, boxes, limit=2.0) + alone
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
         )

@@ -135,6 +135,21 @@ class TextNet:
         scale = max(1.0, self.min_side / max(min(rows, cols), 1))
         return min(scale, (max_side or self.max_side) / max(rows, cols, 1))
 
+    def boxes_enhanced(self, frame: U8) -> list[Box]:
+        """:meth:`boxes` of `frame` and of its contrast-equalised version, merged.
+
+        Each channel is equalised locally (CLAHE, 4x4 tiles, clip 4), which lifts
+        low-contrast text (dark gray on black, gray on texture) to where the network
+        sees it. Twice the time of :meth:`boxes`; used on single frames.
+        """
+        import cv2
+
+        img = frame if frame.ndim == 3 else frame[:, :, None]
+        clahe = cv2.createCLAHE(clipLimit=4.0, tileGridSize=(4, 4))
+        planes = [clahe.apply(np.ascontiguousarray(img[:, :, i])) for i in range(img.shape[2])]
+        equalised = np.stack(planes, axis=2) if len(planes) > 1 else planes[0]
+        return self.boxes(frame) + self.boxes(np.asarray(equalised, dtype=np.uint8))
+
     def boxes(
         self, frame: U8, x_off: int = 0, y_off: int = 0, *, max_side: int | None = None
     ) -> list[Box]:
@@ -153,7 +168,7 @@ class TextNet:
         -------
         list of Box
             Axis-aligned boxes, padded by :attr:`pad`, clipped to the frame, ``source``
-            ``"ocr"``, no confidence (the network gives none per box).
+            ``"textnet"``, no confidence (the network gives none per box).
         """
         import cv2  # the network's own dependency
 
@@ -179,7 +194,7 @@ class TextNet:
             y0 = int(np.floor(q[:, 1].min() / sy)) - self.pad
             x1 = int(np.ceil((q[:, 0].max() + 1) / sx)) + self.pad
             y1 = int(np.ceil((q[:, 1].max() + 1) / sy)) + self.pad
-            box = Box(x0, y0, x1 - x0, y1 - y0, "ocr", None).clip(cols, rows)
+            box = Box(x0, y0, x1 - x0, y1 - y0, "textnet", None).clip(cols, rows)
             if not box.is_empty():
-                out.append(Box(box.x + x_off, box.y + y_off, box.w, box.h, "ocr", None))
+                out.append(Box(box.x + x_off, box.y + y_off, box.w, box.h, "textnet", None))
         return out
