@@ -101,12 +101,15 @@ class TextNet:
         onnxruntime intra-op threads.
     pad : int
         Pixels added on every side of each returned box.
+    border : int
+        Pixels of the frame's median colour added around the (scaled) frame before
+        detection, so that text cut by the frame's edge is found.
     """
 
     def __init__(
         self,
         *,
-        min_side: int = 480,
+        min_side: int = 640,
         max_side: int = 1024,
         cine_side: int = 800,
         thresh: float = 0.3,
@@ -114,6 +117,7 @@ class TextNet:
         unclip: float = 1.6,
         threads: int = 1,
         pad: int = 1,
+        border: int = 16,
     ) -> None:
         if min_side < 32 or max_side < min_side:
             raise ValueError(f"need 32 <= min_side <= max_side, got {min_side}, {max_side}")
@@ -125,6 +129,7 @@ class TextNet:
         self.unclip = unclip
         self.threads = threads
         self.pad = pad
+        self.border = max(0, border)
 
     def check(self) -> None:
         """Load the model now (raises :class:`DetectionError` when it is unavailable)."""
@@ -182,6 +187,15 @@ class TextNet:
             size = (max(32, round(cols * scale)), max(32, round(rows * scale)))
             img = np.asarray(cv2.resize(img, size, interpolation=cv2.INTER_LINEAR), np.uint8)
         sy, sx = img.shape[0] / rows, img.shape[1] / cols
+        # A border of the frame's median colour: text cut by the frame's edge is found
+        # as readily as text inside it.
+        m = self.border
+        if m:
+            fill = np.median(img.reshape(-1, 3), axis=0).astype(np.uint8)
+            framed = np.empty((img.shape[0] + 2 * m, img.shape[1] + 2 * m, 3), np.uint8)
+            framed[...] = fill
+            framed[m:-m, m:-m] = img
+            img = framed
         det = _detector(self.thresh, self.box_thresh, self.unclip, self.threads)
         try:
             quads, _ = det(img)
@@ -189,7 +203,7 @@ class TextNet:
             raise DetectionError(f"text detection network failed: {exc}") from exc
         out: list[Box] = []
         for quad in quads if quads is not None else []:
-            q = np.asarray(quad, dtype=np.float64)
+            q = np.asarray(quad, dtype=np.float64) - m
             x0 = int(np.floor(q[:, 0].min() / sx)) - self.pad
             y0 = int(np.floor(q[:, 1].min() / sy)) - self.pad
             x1 = int(np.ceil((q[:, 0].max() + 1) / sx)) + self.pad
