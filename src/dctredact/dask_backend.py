@@ -1,8 +1,10 @@
 """Run a batch on an existing Dask distributed cluster.
 
-Every file is one task of :func:`dctredact.batch.process_one`, the function the local
-runner uses, so outputs and records are the same. Workers must have dctredact installed
-and see the input and output paths at the same locations (a shared file system).
+Files go to the workers in small work units (:func:`dctredact.batch.chunked`), each a
+task of :func:`dctredact.batch.process_many`, the function the local runner uses, so
+outputs and records are the same. The options are sent to every worker once. Workers
+must have dctredact installed and see the input and output paths at the same locations
+(a shared file system).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .batch import BatchOptions, Job, process_one
+from .batch import BatchOptions, Job, chunked, process_many
 from .errors import DctRedactError
 
 __all__ = ["run_dask"]
@@ -27,7 +29,7 @@ def run_dask(address: str, jobs: Sequence[Job], options: BatchOptions) -> Iterat
     jobs : sequence of Job
         The files.
     options : BatchOptions
-        The policy (sent to the workers once per task, pickled).
+        The policy (scattered to every worker once).
 
     The connection timeout is ``$DCTREDACT_DASK_TIMEOUT`` (default ``20s``).
 
@@ -50,9 +52,12 @@ def run_dask(address: str, jobs: Sequence[Job], options: BatchOptions) -> Iterat
     futures = []
     try:
         if jobs:
-            futures = client.map(process_one, list(jobs), options=options, pure=False)
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            shared = client.scatter(options, broadcast=True)
+            units = chunked(jobs, workers)
+            futures = client.map(process_many, units, options=shared, pure=False)
         for future in as_completed(futures, loop=client.loop):
-            yield future.result()
+            yield from future.result()
     finally:
         for future in futures:
             future.cancel()
