@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 from typer.testing import CliRunner
 
@@ -282,3 +284,15 @@ def test_killed_run_resumes_to_complete_outputs(tmp_path: Path) -> None:
         path = out / rel
         assert sha(path) == rec["output_sha256"]
         read_dicom(path)  # complete and parseable
+
+
+@given(n=st.integers(0, 500), workers=st.integers(1, 16))
+def test_work_units_cover_every_job_once_in_order(n: int, workers: int) -> None:
+    from dctredact.batch import chunked
+
+    jobs = list(range(n))
+    units = chunked(jobs, workers)  # type: ignore[arg-type]
+    assert [j for u in units for j in u] == jobs
+    assert all(1 <= len(u) <= 16 for u in units)
+    # Enough units to keep every worker busy to the end, unless units are at full size.
+    assert len(units) >= min(workers * 8, n, -(-n // 16))
