@@ -1130,12 +1130,11 @@ class OcrDetector:
         # colours Tesseract's binarisation loses.
         net = self.textnet.boxes_enhanced(frame) if self.textnet is not None else []
         words = [w for w in self._read(frame) if _plausible(w, flat)]
-        # Words on a flat-background line or a network line grow over their glyphs;
-        # elsewhere (texture, speckle) the stroke components are the texture's own, so
-        # a word keeps its box.
-        trusted = flat + net
-        on_line = [w.box for w in words if any(w.box.intersects(t) for t in trusted)]
-        alone = [w.box for w in words if not any(w.box.intersects(t) for t in trusted)]
+        # Words on a flat-background line grow over their glyphs; elsewhere (texture,
+        # speckle) the stroke components are the texture's own, so a word keeps its box
+        # (and the network's box, when it found the line, gives the line's extent).
+        on_line = [w.box for w in words if any(w.box.intersects(t) for t in flat)]
+        alone = [w.box for w in words if not any(w.box.intersects(t) for t in flat)]
         grown = self._grow(comps, on_line) + alone
         boxes = self._grow(comps, on_line)
         unread = 0
@@ -1160,7 +1159,9 @@ class OcrDetector:
                 words.extend(found)
         # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
-        boxes = self._grow(weak, boxes, limit=2.0) + alone
+        on_flat = [b for b in boxes if any(b.intersects(t) for t in flat)]
+        rest = [b for b in boxes if not any(b.intersects(t) for t in flat)]
+        boxes = self._grow(weak, on_flat, limit=2.0) + rest + alone
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
         )
