@@ -1266,9 +1266,18 @@ class OcrDetector:
         for b, ws in zip(to_read, found[: len(crops)], strict=True):
             if b in doubtful and ws:
                 static_boxes.append(b)
-        static_boxes.extend(self._grow(comps, [w.box for w in static_words]))
+        # As for single frames: glyph growth only on a flat background.
+        flat = [ln.box for ln in lines if ln.flat]
+
+        def on_flat(b: Box) -> bool:
+            return any(b.intersects(t) for t in flat)
+
+        static_boxes.extend(self._grow(comps, [w.box for w in static_words if on_flat(w.box)]))
+        static_boxes.extend(w.box for w in static_words if not on_flat(w.box))
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=(lo, hi_dark))
-        static_boxes = self._grow(weak, static_boxes, limit=2.0)
+        static_boxes = self._grow(weak, [b for b in static_boxes if on_flat(b)], limit=2.0) + [
+            b for b in static_boxes if not on_flat(b)
+        ]
         read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found[len(crops) :], strict=True))
         texts = [w.text for w in static_words]
         frame_words: dict[int, list[_Word]] = {}
