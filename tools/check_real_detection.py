@@ -48,7 +48,7 @@ FILES = [
 ]
 
 
-def side_by_side(before: np.ndarray, after: np.ndarray, width: int = 900) -> Image.Image:
+def side_by_side(before: np.ndarray, after: np.ndarray, width: int = 720) -> Image.Image:
     """Frame 0 before | after, scaled to `width` (never up), no marks."""
     pair = np.concatenate([before, np.full_like(before[:, :8], 255), after], axis=1)
     img = Image.fromarray(pair)
@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.png:
                 args.png.mkdir(parents=True, exist_ok=True)
                 stem = name.removesuffix(".dcm").replace(".", "_")
-                side_by_side(before, after).save(args.png / f"{stem}.png", optimize=True)
+                pair = side_by_side(before, after).convert("RGB")
+                pair = pair.quantize(256, method=Image.Quantize.MEDIANCUT)  # small PNGs
+                pair.save(args.png / f"{stem}.png", optimize=True)
     if args.markdown:
         print("| file | tokens before | tokens after | ground truth covered | boxes | seconds |")
         print("|---|---:|---:|---:|---:|---:|")
