@@ -191,3 +191,14 @@ def test_no_header_value_reaches_stderr(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "SECRET" not in proc.stderr + proc.stdout
     assert "Secret" not in proc.stderr + proc.stdout
+
+
+def test_scan_textnet_switch() -> None:
+    shot = str(FIXTURES / "text" / "screen_001.dcm")
+    on = runner.invoke(app, ["scan", shot, "--json"])
+    off = runner.invoke(app, ["scan", shot, "--no-textnet", "--json"])
+    assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+    sources_on = {b["source"] for b in json.loads(on.stdout)["boxes"]}
+    sources_off = {b["source"] for b in json.loads(off.stdout)["boxes"]}
+    assert "textnet" in sources_on
+    assert "textnet" not in sources_off and sources_off <= {"ocr"}
