@@ -652,6 +652,15 @@ def _plausible(word: _Word, flat_lines: list[Box]) -> bool:
     return (n >= 3 and conf >= 50) or (n >= 2 and conf >= 80)
 
 
+def _split_on(boxes: Iterable[Box], lines: list[Box]) -> tuple[list[Box], list[Box]]:
+    """`boxes` that touch one of `lines`, and the others."""
+    on: list[Box] = []
+    off: list[Box] = []
+    for b in boxes:
+        (on if any(b.intersects(t) for t in lines) else off).append(b)
+    return on, off
+
+
 def _auto_upscale(rows: int, cols: int) -> float:
     """Resize factor for full-frame OCR: small frames 3x, screen-sized 2x, large 1x."""
     size = max(rows, cols)
@@ -1133,8 +1142,7 @@ class OcrDetector:
         # Words on a flat-background line grow over their glyphs; elsewhere (texture,
         # speckle) the stroke components are the texture's own, so a word keeps its box
         # (and the network's box, when it found the line, gives the line's extent).
-        on_line = [w.box for w in words if any(w.box.intersects(t) for t in flat)]
-        alone = [w.box for w in words if not any(w.box.intersects(t) for t in flat)]
+        on_line, alone = _split_on((w.box for w in words), flat)
         grown = self._grow(comps, on_line) + alone
         boxes = self._grow(comps, on_line)
         unread = 0
@@ -1159,8 +1167,7 @@ class OcrDetector:
                 words.extend(found)
         # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
-        on_flat = [b for b in boxes if any(b.intersects(t) for t in flat)]
-        rest = [b for b in boxes if not any(b.intersects(t) for t in flat)]
+        on_flat, rest = _split_on(boxes, flat)
         boxes = self._grow(weak, on_flat, limit=2.0) + rest + alone
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
@@ -1269,15 +1276,11 @@ class OcrDetector:
         # As for single frames: glyph growth only on a flat background.
         flat = [ln.box for ln in lines if ln.flat]
 
-        def on_flat(b: Box) -> bool:
-            return any(b.intersects(t) for t in flat)
-
-        static_boxes.extend(self._grow(comps, [w.box for w in static_words if on_flat(w.box)]))
-        static_boxes.extend(w.box for w in static_words if not on_flat(w.box))
+        word_on, word_off = _split_on((w.box for w in static_words), flat)
+        static_boxes = [*static_boxes, *self._grow(comps, word_on), *word_off]
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=(lo, hi_dark))
-        static_boxes = self._grow(weak, [b for b in static_boxes if on_flat(b)], limit=2.0) + [
-            b for b in static_boxes if not on_flat(b)
-        ]
+        on_flat, others = _split_on(static_boxes, flat)
+        static_boxes = self._grow(weak, on_flat, limit=2.0) + others
         read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found[len(crops) :], strict=True))
         texts = [w.text for w in static_words]
         frame_words: dict[int, list[_Word]] = {}
