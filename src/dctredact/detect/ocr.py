@@ -18,7 +18,7 @@ Recognised text is never logged; it is returned only when ``keep_text=True``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -529,6 +529,34 @@ def _overlap(a: Box, b: Box) -> int:
     return max(w, 0) * max(h, 0)
 
 
+def _join_until_stable(boxes: Iterable[Box], joinable: Callable[[Box, Box], bool]) -> list[Box]:
+    """Replace joinable pairs by their bounding box until no pair is joinable.
+
+    Boxes are visited in order; each joins the first kept box it is joinable with (the
+    kept box's source stays, the higher confidence wins). Empty boxes are dropped.
+    """
+    out = [b for b in boxes if not b.is_empty()]
+    changed = True
+    while changed:
+        changed = False
+        result: list[Box] = []
+        for box in out:
+            for i, kept in enumerate(result):
+                if joinable(kept, box):
+                    conf = max(
+                        (c for c in (kept.confidence, box.confidence) if c is not None),
+                        default=None,
+                    )
+                    u = kept.union(box)
+                    result[i] = Box(u.x, u.y, u.w, u.h, kept.source, conf)
+                    changed = True
+                    break
+            else:
+                result.append(box)
+        out = result
+    return out
+
+
 def merge_boxes(boxes: Iterable[Box], min_overlap: float = 0.3) -> list[Box]:
     """Union boxes that overlap substantially, until none do (keeps the top confidence).
 
@@ -550,31 +578,16 @@ def merge_boxes(boxes: Iterable[Box], min_overlap: float = 0.3) -> list[Box]:
     list of Box
         Boxes covering every input box.
     """
-    out = [b for b in boxes if not b.is_empty()]
-    changed = True
-    while changed:
-        changed = False
-        result: list[Box] = []
-        for box in out:
-            for i, kept in enumerate(result):
-                shared = _overlap(kept, box)
-                similar = max(kept.h, box.h) <= 1.6 * min(kept.h, box.h)
-                need = 0.0 if similar else min_overlap * min(kept.area, box.area)
-                # Only when the bounding box adds little area to the two boxes' union.
-                tight = kept.union(box).area <= 1.15 * (kept.area + box.area - shared)
-                if shared > 0 and shared >= need and tight:
-                    conf = max(
-                        (c for c in (kept.confidence, box.confidence) if c is not None),
-                        default=None,
-                    )
-                    u = kept.union(box)
-                    result[i] = Box(u.x, u.y, u.w, u.h, kept.source, conf)
-                    changed = True
-                    break
-            else:
-                result.append(box)
-        out = result
-    return sorted(out, key=lambda b: (b.y, b.x))
+
+    def joinable(kept: Box, box: Box) -> bool:
+        shared = _overlap(kept, box)
+        similar = max(kept.h, box.h) <= 1.6 * min(kept.h, box.h)
+        need = 0.0 if similar else min_overlap * min(kept.area, box.area)
+        # Only when the bounding box adds little area to the two boxes' union.
+        tight = kept.union(box).area <= 1.15 * (kept.area + box.area - shared)
+        return shared > 0 and shared >= need and tight
+
+    return sorted(_join_until_stable(boxes, joinable), key=lambda b: (b.y, b.x))
 
 
 def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
@@ -596,30 +609,15 @@ def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
     list of Box
         Line boxes (words with no neighbour are returned unchanged).
     """
-    out = [b for b in boxes if not b.is_empty()]
-    changed = True
-    while changed:
-        changed = False
-        result: list[Box] = []
-        for box in out:
-            for i, kept in enumerate(result):
-                overlap = min(kept.y1, box.y1) - max(kept.y, box.y)
-                h = max(kept.h, box.h)
-                dist = max(kept.x, box.x) - min(kept.x1, box.x1)
-                similar = h <= 1.6 * min(kept.h, box.h)
-                if similar and overlap >= 0.5 * min(kept.h, box.h) and dist < gap * h:
-                    conf = max(
-                        (c for c in (kept.confidence, box.confidence) if c is not None),
-                        default=None,
-                    )
-                    u = kept.union(box)
-                    result[i] = Box(u.x, u.y, u.w, u.h, kept.source, conf)
-                    changed = True
-                    break
-            else:
-                result.append(box)
-        out = result
-    return out
+
+    def joinable(kept: Box, box: Box) -> bool:
+        overlap = min(kept.y1, box.y1) - max(kept.y, box.y)
+        h = max(kept.h, box.h)
+        dist = max(kept.x, box.x) - min(kept.x1, box.x1)
+        similar = h <= 1.6 * min(kept.h, box.h)
+        return similar and overlap >= 0.5 * min(kept.h, box.h) and dist < gap * h
+
+    return _join_until_stable(boxes, joinable)
 
 
 def _best_readings(words: list[_Word]) -> list[_Word]:
