@@ -345,29 +345,38 @@ static int build_scan_tables(const Scan *s, PyObject *dcs, PyObject *acs, DecTab
     return 0;
 }
 
-/* Calls fn(ctx, comp, block pointer) for each block of MCU number m, in coding order. */
-#define FOR_EACH_BLOCK_IN_MCU(s, m, BODY)                                                 \
-    do {                                                                                 \
-        if ((s)->ncomps == 1) {                                                          \
-            ScanComp *c_ = &(s)->comp[0];                                                \
-            long row_ = (m) / c_->blocks_wide, col_ = (m) % c_->blocks_wide;             \
-            int16_t *blk = c_->coef + ((long)row_ * c_->alloc_wide + col_) * 64;         \
-            ScanComp *comp = c_;                                                         \
-            BODY                                                                         \
-        } else {                                                                         \
-            long my_ = (m) / (s)->mcus_wide, mx_ = (m) % (s)->mcus_wide;                 \
-            for (int ci_ = 0; ci_ < (s)->ncomps; ci_++) {                                \
-                ScanComp *comp = &(s)->comp[ci_];                                        \
-                for (int v_ = 0; v_ < comp->v; v_++) {                                   \
-                    for (int h_ = 0; h_ < comp->h; h_++) {                               \
-                        long row_ = my_ * comp->v + v_, col_ = mx_ * comp->h + h_;       \
-                        int16_t *blk = comp->coef + (row_ * comp->alloc_wide + col_) * 64; \
-                        BODY                                                             \
-                    }                                                                    \
-                }                                                                        \
-            }                                                                            \
-        }                                                                                \
+/* Runs BODY for each block of MCU number m, in coding order, with `comp` (its scan
+ * component), `ci` (that component's index) and `bidx` (the block's index, row *
+ * alloc_wide + col) in scope; per-block byte masks use the index directly. */
+#define FOR_EACH_BLOCK_INDEX(s, m, BODY)                                                   \
+    do {                                                                                  \
+        if ((s)->ncomps == 1) {                                                           \
+            ScanComp *comp = &(s)->comp[0];                                               \
+            long bidx = ((m) / comp->blocks_wide) * comp->alloc_wide + (m) % comp->blocks_wide; \
+            int ci = 0;                                                                   \
+            BODY                                                                          \
+        } else {                                                                          \
+            long my_ = (m) / (s)->mcus_wide, mx_ = (m) % (s)->mcus_wide;                  \
+            for (int ci = 0; ci < (s)->ncomps; ci++) {                                    \
+                ScanComp *comp = &(s)->comp[ci];                                          \
+                for (int v_ = 0; v_ < comp->v; v_++) {                                    \
+                    for (int h_ = 0; h_ < comp->h; h_++) {                                \
+                        long bidx =                                                       \
+                            (my_ * comp->v + v_) * comp->alloc_wide + mx_ * comp->h + h_; \
+                        BODY                                                              \
+                    }                                                                     \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
     } while (0)
+
+/* FOR_EACH_BLOCK_INDEX with `blk`, the block's 64 coefficients, in scope too. */
+#define FOR_EACH_BLOCK_IN_MCU(s, m, BODY)                                                 \
+    FOR_EACH_BLOCK_INDEX(s, m, {                                                          \
+        int16_t *blk = comp->coef + bidx * 64;                                            \
+        (void)ci;                                                                         \
+        BODY                                                                              \
+    })
 
 /* ------------------------------------------------------------------ decoder */
 

@@ -203,30 +203,6 @@ static Py_ssize_t unstuff(const uint8_t *data, Py_ssize_t s, Py_ssize_t e, uint8
     return n;
 }
 
-/* Like FOR_EACH_BLOCK_IN_MCU, but gives the block index `bidx` (row * alloc_wide + col)
- * and the scan component index `ci`, for per-block byte masks. */
-#define FOR_EACH_BLOCK_INDEX(s, m, BODY)                                                   \
-    do {                                                                                  \
-        if ((s)->ncomps == 1) {                                                           \
-            ScanComp *comp = &(s)->comp[0];                                               \
-            long bidx = ((m) / comp->blocks_wide) * comp->alloc_wide + (m) % comp->blocks_wide; \
-            int ci = 0;                                                                   \
-            BODY                                                                          \
-        } else {                                                                          \
-            long my_ = (m) / (s)->mcus_wide, mx_ = (m) % (s)->mcus_wide;                  \
-            for (int ci = 0; ci < (s)->ncomps; ci++) {                                    \
-                ScanComp *comp = &(s)->comp[ci];                                          \
-                for (int v_ = 0; v_ < comp->v; v_++) {                                    \
-                    for (int h_ = 0; h_ < comp->h; h_++) {                                \
-                        long bidx =                                                       \
-                            (my_ * comp->v + v_) * comp->alloc_wide + mx_ * comp->h + h_; \
-                        BODY                                                              \
-                    }                                                                     \
-                }                                                                         \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
-
 #define MASK(comp, bidx) (((const uint8_t *)(comp)->buf.buf)[bidx])
 
 typedef struct {
@@ -414,6 +390,7 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
                           &mcus_high, &restart, &fills, &verify, &single))
         return NULL;
     Scan s;
+    PyObject *result = NULL;
     DecTable *dec = NULL;
     EncTable *enc = NULL;
     BitWriter bw = {0};
@@ -659,7 +636,8 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
         raise_codec_error(err, missing, errm, total);
         goto fail;
     }
-    PyObject *result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);
+    result = PyBytes_FromStringAndSize((const char *)bw.out, bw.len);
+fail: /* and success: one release of everything, `result` NULL unless it was built */
     PyMem_RawFree(bw.out);
     PyMem_RawFree(sw.out);
     PyMem_RawFree(edited);
@@ -669,14 +647,4 @@ static PyObject *py_recode_scan(PyObject *self, PyObject *args)
     release_scan(&s);
     PyBuffer_Release(&data);
     return result;
-fail:
-    PyMem_RawFree(bw.out);
-    PyMem_RawFree(sw.out);
-    PyMem_RawFree(edited);
-    PyMem_RawFree(ubuf);
-    PyMem_RawFree(dec);
-    PyMem_RawFree(enc);
-    release_scan(&s);
-    PyBuffer_Release(&data);
-    return NULL;
 }
