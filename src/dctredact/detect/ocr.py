@@ -1141,8 +1141,8 @@ class OcrDetector:
         # speckle) the stroke components are the texture's own, so a word keeps its box
         # (and the network's box, when it found the line, gives the line's extent).
         on_line, alone = _split_on((w.box for w in words), flat)
-        grown = self._grow(comps, on_line) + alone
         boxes = self._grow(comps, on_line)
+        grown = boxes + alone
         unread = 0
         for ln in lines:
             hits = [g.h for g in grown if ln.box.intersects(g)]
