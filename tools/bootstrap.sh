@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-test}"
 
-apt_pkgs=(tesseract-ocr tesseract-ocr-eng libjpeg-turbo-progs chromium libgl1 libglib2.0-0)
+apt_pkgs=(tesseract-ocr tesseract-ocr-eng libjpeg-turbo-progs chromium libglib2.0-0)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

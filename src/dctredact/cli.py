@@ -95,7 +95,7 @@ TextOpt = Annotated[
 ]
 
 
-class IconChoice(str, enum.Enum):
+class IconChoice(enum.StrEnum):
     """--icon choices."""
 
     REDACT = "redact"
@@ -120,7 +120,7 @@ StripOpt = Annotated[
 ]
 
 
-class PolicyChoice(str, enum.Enum):
+class PolicyChoice(enum.StrEnum):
     """--policy choices."""
 
     ALL = "all"

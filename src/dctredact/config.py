@@ -19,7 +19,7 @@ or in a ``[redact]`` table; flags given on the command line override them::
 from __future__ import annotations
 
 import os
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,6 @@ from .errors import DctRedactError
 from .geometry import Box
 from .handlers.base import Fill
 from .settings import Settings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["CONFIG_KEYS", "load_config", "settings_from_mapping"]
 
@@ -114,7 +109,7 @@ def normalise(
             value = [_box_text(v) for v in list(value)]  # type: ignore[call-overload]
         elif key == "fill":
             try:
-                value = Fill(value)
+                value = Fill(str(value))
             except ValueError:
                 raise DctRedactError(
                     f"{where}: fill {value!r}; expected one of {', '.join(f.value for f in Fill)}"

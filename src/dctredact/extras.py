@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class IconPolicy(str, enum.Enum):
+class IconPolicy(enum.StrEnum):
     """What happens to an Icon Image Sequence."""
 
     REDACT = "redact"
@@ -42,7 +42,7 @@ class IconPolicy(str, enum.Enum):
     KEEP = "keep"
 
 
-class OverlayPolicy(str, enum.Enum):
+class OverlayPolicy(enum.StrEnum):
     """What happens to overlay planes (60xx,3000)."""
 
     REPORT = "report"

@@ -14,7 +14,7 @@ from ..geometry import Box
 __all__ = ["Fill", "Handler", "HandlerResult", "RedactionRequest"]
 
 
-class Fill(str, enum.Enum):
+class Fill(enum.StrEnum):
     """What a redacted area becomes.
 
     ``black``
