@@ -286,13 +286,47 @@ def test_killed_run_resumes_to_complete_outputs(tmp_path: Path) -> None:
         read_dicom(path)  # complete and parseable
 
 
-@given(n=st.integers(0, 500), workers=st.integers(1, 16))
-def test_work_units_cover_every_job_once_in_order(n: int, workers: int) -> None:
+@given(
+    weights=st.lists(st.integers(1, 10_000_000), max_size=400),
+    workers=st.integers(1, 16),
+)
+def test_work_units_cover_every_job_once_largest_first(weights: list[int], workers: int) -> None:
     from dctredact.batch import chunked
 
-    jobs = list(range(n))
-    units = chunked(jobs, workers)  # type: ignore[arg-type]
-    assert [j for u in units for j in u] == jobs
+    jobs = list(range(len(weights)))
+    units = chunked(jobs, workers, weight=weights.__getitem__)  # type: ignore[arg-type]
+    flat = [j for u in units for j in u]
+    assert sorted(flat) == jobs
+    # heaviest first; equal weights keep their order
+    assert flat == sorted(jobs, key=lambda j: (-weights[j], j))
     assert all(1 <= len(u) <= 16 for u in units)
+    # A unit of several files never outweighs its share, so none can be the straggler.
+    share = sum(weights) / (workers * 4)
+    assert all(len(u) == 1 or sum(weights[j] for j in u) <= share for u in units)
     # Enough units to keep every worker busy to the end, unless units are at full size.
-    assert len(units) >= min(workers * 8, n, -(-n // 16))
+    n = len(jobs)
+    assert len(units) >= min(workers * 4, n, -(-n // 16))
+
+
+def test_work_units_shrink_towards_the_end() -> None:
+    from dctredact.batch import chunked
+
+    weights = [1] * 400
+    units = chunked(list(range(400)), 2, weight=weights.__getitem__)  # type: ignore[arg-type]
+    sizes = [len(u) for u in units]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[0] > sizes[-1]
+    assert sizes[-1] <= 4
+
+
+def test_job_weight_follows_the_file_size(tmp_path: Path) -> None:
+    from dctredact.batch import FILE_OVERHEAD_BYTES, Job, job_weight
+
+    big, small = tmp_path / "big.dcm", tmp_path / "small.dcm"
+    big.write_bytes(b"\0" * 100_000)
+    small.write_bytes(b"\0" * 10)
+    assert job_weight(Job(str(big), "b", "x")) == 100_000 + FILE_OVERHEAD_BYTES
+    assert job_weight(Job(str(small), "s", "x")) == 10 + FILE_OVERHEAD_BYTES
+    assert job_weight(Job(str(tmp_path / "gone.dcm"), "g", "x")) == FILE_OVERHEAD_BYTES
+    resumed = Job(str(big), "b", "x", previous={"outcome": "redacted"})
+    assert job_weight(resumed) < job_weight(Job(str(big), "b", "x"))

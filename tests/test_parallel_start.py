@@ -1,0 +1,100 @@
+"""Pool start-up: fork when it is safe, a forkserver otherwise, same outputs either way;
+one Tesseract thread per process in every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from dctredact import batch
+from dctredact.batch import BatchOptions, Job, run_local
+from dctredact.geometry import parse_box
+from dctredact.settings import Settings
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+OPTIONS = BatchOptions(settings=Settings(boxes=(parse_box("0,0,40,24"),), ocr=False))
+
+
+def _jobs(tmp_path: Path, out: str) -> list[Job]:
+    sources = [Path(str(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n2.dcm")))]
+    sources += sorted((FIXTURES / "jpeg").glob("*.dcm"))[:5]
+    return [
+        Job(str(p), p.name, str(tmp_path / out / f"{i}-{p.name}")) for i, p in enumerate(sources)
+    ]
+
+
+def _digests(records: list[dict]) -> dict[str, str]:
+    return {
+        r["rel"]: hashlib.sha256(Path(r["output"]).read_bytes()).hexdigest()
+        for r in records
+        if r["output"]
+    }
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_fork_only_without_other_threads_or_thread_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    for name in batch._THREAD_POOL_MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert batch._fork_is_safe()
+    assert batch._mp_context().get_start_method() == "fork"
+    monkeypatch.setitem(sys.modules, "onnxruntime", sys)  # a loaded native thread pool
+    assert not batch._fork_is_safe()
+    assert batch._mp_context().get_start_method() in ("forkserver", "spawn")
+    monkeypatch.delitem(sys.modules, "onnxruntime")
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another Python thread
+    assert batch._mp_context().get_start_method() in ("forkserver", "spawn")
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_start_methods_give_the_same_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["dctredact.batch", "dctredact.api"])
+    local = list(run_local(_jobs(tmp_path, "one"), OPTIONS, 1))
+    monkeypatch.setattr(batch, "_mp_context", lambda: ctx)
+    pooled = list(run_local(_jobs(tmp_path, "two"), OPTIONS, 2))
+    assert sorted(r["rel"] for r in pooled) == sorted(r["rel"] for r in local)
+    assert {r["rel"]: r["outcome"] for r in pooled} == {r["rel"]: r["outcome"] for r in local}
+    assert _digests(pooled) == _digests(local)
+    assert len(_digests(local)) >= 5
+
+
+def test_one_tesseract_thread_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen: list[str | None] = []
+
+    def spy(job: Job, options: BatchOptions) -> dict:
+        seen.append(os.environ.get("OMP_THREAD_LIMIT"))
+        return {"rel": job.rel}
+
+    monkeypatch.setattr(batch, "process_one", spy)
+    assert list(run_local([Job("a", "a", "a")], OPTIONS, 1)) == [{"rel": "a"}]
+    assert seen == ["1"]  # the in-process (-j 1) run uses one core too ...
+    assert "OMP_THREAD_LIMIT" not in os.environ  # ... and restores the caller's environment
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "3")  # a limit the user set is kept
+    list(run_local([Job("a", "a", "a")], OPTIONS, 1))
+    assert seen[-1] == "3"
+    monkeypatch.delenv("OMP_THREAD_LIMIT")
+    # process_many (pool and Dask workers) sets it for the worker process
+    batch.process_many([Job("b", "b", "b")], OPTIONS)
+    assert seen[-1] == "1"
+    monkeypatch.delenv("OMP_THREAD_LIMIT")
+
+
+def test_forked_workers_build_their_own_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(batch._DETECTORS, "parent", [])
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    batch._worker_init()
+    assert "parent" not in batch._DETECTORS
