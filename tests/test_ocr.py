@@ -21,6 +21,8 @@ from pydicom.uid import ExplicitVRLittleEndian
 from dctredact.detect.frames import display_frames
 from dctredact.detect.ocr import (
     OcrDetector,
+    _plausible,
+    _Word,
     find_lines,
     group_lines,
     label_components,
@@ -127,6 +129,29 @@ def test_group_lines_and_merge() -> None:
     # A tall box touching two lines does not join them into one rectangle.
     kept = merge_boxes([Box(0, 0, 100, 10), Box(0, 20, 100, 10), Box(50, 5, 5, 20)])
     assert len(kept) == 3
+
+
+def test_group_lines_does_not_climb_a_staircase() -> None:
+    # Each box overlaps the next by half its height and is of similar height: pairwise
+    # "same line", but joining them one by one would stack five lines into a block.
+    stairs = [Box(10 + 30 * i, 10 + 6 * i, 28, 12) for i in range(5)]
+    lines = group_lines(stairs, gap=1.0)
+    assert max(b.h for b in lines) <= 1.6 * 12
+    assert len(lines) >= 3
+    # Words of one line at slightly different heights (caps, descenders) still join.
+    assert group_lines([Box(0, 10, 30, 10), Box(34, 10, 20, 13), Box(58, 9, 25, 11)]) == [
+        Box(0, 9, 83, 14)
+    ]
+
+
+def test_tall_words_are_implausible() -> None:
+    flat = [Box(0, 0, 200, 20)]
+    assert _plausible(_Word(Box(5, 2, 40, 16, "ocr", 90.0), "DOE"), flat)
+    # Taller than the largest text height: text read together with the image around it.
+    assert not _plausible(_Word(Box(5, 2, 40, 60, "ocr", 90.0), "DOE"), flat, 48)
+    # Off a flat line a word needs letters and confidence.
+    assert not _plausible(_Word(Box(5, 50, 20, 12, "ocr", 60.0), "a1"), flat)
+    assert _plausible(_Word(Box(5, 50, 20, 12, "ocr", 60.0), "abc"), flat)
 
 
 # -- single frames -------------------------------------------------------------------

@@ -614,7 +614,11 @@ def group_lines(boxes: Iterable[Box], gap: float = 1.0) -> list[Box]:
         overlap = min(kept.y1, box.y1) - max(kept.y, box.y)
         h = max(kept.h, box.h)
         dist = max(kept.x, box.x) - min(kept.x1, box.x1)
-        similar = h <= 1.6 * min(kept.h, box.h)
+        # The joined height, not only the two heights, stays within 1.6x the smaller:
+        # otherwise lines step up a staircase of overlaps (10 px, 16, 25, ...) into one
+        # block over several lines and the image between them.
+        tall = max(kept.y1, box.y1) - min(kept.y, box.y)
+        similar = tall <= 1.6 * min(kept.h, box.h)
         return similar and overlap >= 0.5 * min(kept.h, box.h) and dist < gap * h
 
     return _join_until_stable(boxes, joinable)
@@ -636,13 +640,17 @@ def _best_readings(words: list[_Word]) -> list[_Word]:
     return kept
 
 
-def _plausible(word: _Word, flat_lines: list[Box]) -> bool:
+def _plausible(word: _Word, flat_lines: list[Box], max_height: int = 48) -> bool:
     """Keep a Tesseract word unless it looks like a misreading of texture or speckle.
 
-    Words on a pixel-found line over a flat background are kept; elsewhere (where
-    Tesseract reads letters into speckle and textures) a word needs 3+ letters or digits
-    at confidence >= 50, or 2+ at >= 80.
+    A "word" taller than `max_height` pixels is text read together with the image
+    around it (the text network gives such a line its own box): dropped. Other words on
+    a pixel-found line over a flat background are kept; elsewhere (where Tesseract reads
+    letters into speckle and textures) a word needs 3+ letters or digits at confidence
+    >= 50, or 2+ at >= 80.
     """
+    if word.box.h > max_height:
+        return False
     if any(word.box.intersects(b) for b in flat_lines):
         return True
     n = sum(c.isalnum() for c in word.text)
@@ -1136,7 +1144,7 @@ class OcrDetector:
         # The network's lines, whatever Tesseract read: it finds text on texture and in
         # colours Tesseract's binarisation loses.
         net = self.textnet.boxes_enhanced(frame) if self.textnet is not None else []
-        words = [w for w in self._read(frame) if _plausible(w, flat)]
+        words = [w for w in self._read(frame) if _plausible(w, flat, self.max_text_height)]
         # Words on a flat-background line grow over their glyphs; elsewhere (texture,
         # speckle) the stroke components are the texture's own, so a word keeps its box
         # (and the network's box, when it found the line, gives the line's extent).
@@ -1236,6 +1244,8 @@ class OcrDetector:
             side = self.textnet.cine_side
             for k in sorted(picks):
                 net.extend(self.textnet.boxes(stack[k], max_side=side))
+            # Coloured text over the gray live image, in the first frame's chroma.
+            net.extend(self.textnet.boxes_chroma(stack[0], max_side=side))
             net = merge_boxes(net)
         to_read = (static_boxes if need else []) + doubtful
         if need:
@@ -1265,7 +1275,8 @@ class OcrDetector:
         found = self._read_many(crops + region_crops)
         accepted = list(static_boxes)
         found[: len(crops)] = [
-            [w for w in ws if _plausible(w, accepted)] for ws in found[: len(crops)]
+            [w for w in ws if _plausible(w, accepted, self.max_text_height)]
+            for ws in found[: len(crops)]
         ]
         static_words = [w for ws in found[: len(crops)] for w in ws]
         for b, ws in zip(to_read, found[: len(crops)], strict=True):
