@@ -989,7 +989,12 @@ class OcrDetector:
         return merge_boxes(self._pad(b, cols, rows) for b in lines)
 
     def _grow(
-        self, comps: Components, words: list[Box], limit: float = 3.0, colour_tol: float = 40.0
+        self,
+        comps: Components,
+        words: list[Box],
+        limit: float = 3.0,
+        colour_tol: float = 40.0,
+        rise: float = 0.35,
     ) -> list[Box]:
         """Grow word/line boxes over the glyph components they touch and their neighbours.
 
@@ -1009,7 +1014,7 @@ class OcrDetector:
         out = []
         for line in lines:
             h = line.h
-            band0, band1 = line.y - 0.35 * h, line.y1 + 0.35 * h
+            band0, band1 = line.y - rise * h, line.y1 + rise * h
             ok = (
                 (ch <= 1.4 * h + 2)
                 & (comps.y0 >= band0)
@@ -1155,7 +1160,7 @@ class OcrDetector:
         for ln in lines:
             hits = [g.h for g in grown if ln.box.intersects(g)]
             if hits:
-                if ln.box.h <= 1.6 * max(hits) + 2:
+                if ln.box.h <= min(1.6 * max(hits) + 2, self.max_text_height):
                     boxes.append(ln.box)  # extend the OCR line to the whole pixel line
             elif self.include_unread and ln.flat and ln.chars >= 2:
                 boxes.append(ln.box)
@@ -1174,7 +1179,7 @@ class OcrDetector:
         # Hysteresis: lines take in fainter glyph parts next to them (low-contrast ends).
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
         on_flat, rest = _split_on(boxes, flat)
-        boxes = self._grow(weak, on_flat, limit=2.0) + rest + alone
+        boxes = self._grow(weak, on_flat, limit=2.0, rise=0.1) + rest + alone
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
         )
@@ -1289,7 +1294,7 @@ class OcrDetector:
         static_boxes = [*static_boxes, *self._grow(comps, word_on), *word_off]
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=(lo, hi_dark))
         on_flat, others = _split_on(static_boxes, flat)
-        static_boxes = self._grow(weak, on_flat, limit=2.0) + others
+        static_boxes = self._grow(weak, on_flat, limit=2.0, rise=0.1) + others
         read: dict[tuple[int, int], list[_Word]] = dict(zip(todo, found[len(crops) :], strict=True))
         texts = [w.text for w in static_words]
         frame_words: dict[int, list[_Word]] = {}
