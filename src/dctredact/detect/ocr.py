@@ -1251,6 +1251,9 @@ class OcrDetector:
                 net.extend(self.textnet.boxes(stack[k], max_side=side))
             # Coloured text over the gray live image, in the first frame's chroma.
             net.extend(self.textnet.boxes_chroma(stack[0], max_side=side))
+            # Text over the live image in the per-pixel minimum over the frames, where
+            # the overlay keeps its value and the speckle around it darkens.
+            net.extend(self.textnet.boxes(np.minimum.reduce(stack), max_side=side))
             net = merge_boxes(net)
         to_read = (static_boxes if need else []) + doubtful
         if need:
