@@ -87,7 +87,9 @@ def _session(threads: int) -> Any:
         try:
             import onnxruntime as ort
         except Exception as exc:
-            raise DetectionError(f"text detection runtime unavailable: {exc}") from exc
+            raise DetectionError(
+                f"text detection runtime (onnxruntime) unavailable: {exc}; {_INSTALL_HINT}"
+            ) from exc
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
