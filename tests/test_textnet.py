@@ -130,7 +130,7 @@ def test_missing_model_is_detection_error(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_missing_runtime_is_detection_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(DetectionError, match="runtime unavailable"):
+    with pytest.raises(DetectionError, match=r"runtime \(onnxruntime\) unavailable"):
         TextNet(threads=4).check()
 
 
