@@ -3,8 +3,9 @@
 The batch is made of copies of real multi-frame JPEG Baseline files shipped by pydicom
 and pydicom-data (30-frame and 120-frame ultrasound), renamed so every file is distinct.
 Each run redacts the same banner (``--no-ocr``: the redaction engine, not Tesseract) into
-a fresh output folder; with ``--ocr`` each run uses the default detection instead. Reports seconds and the speed-up over ``-j 1``, the CPU seconds
-of each run's processes, and the cores other processes on this shared machine used
+a fresh output folder; with ``--ocr`` each run uses the default detection instead.
+Reports seconds and the speed-up over ``-j 1``, the CPU seconds of each run's processes,
+and the cores other processes on this shared machine used
 meanwhile (``--max-others`` discards and redoes rounds in which that was high).
 
 The Dask cluster lives only around its own run in each round (started, warmed, timed,
