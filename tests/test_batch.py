@@ -330,3 +330,68 @@ def test_job_weight_follows_the_file_size(tmp_path: Path) -> None:
     assert job_weight(Job(str(tmp_path / "gone.dcm"), "g", "x")) == FILE_OVERHEAD_BYTES
     resumed = Job(str(big), "b", "x", previous={"outcome": "redacted"})
     assert job_weight(resumed) < job_weight(Job(str(big), "b", "x"))
+
+
+class FakeLibc:
+    """Records mallopt/malloc_trim calls instead of changing this process's allocator."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append(("mallopt", param, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        self.calls.append(("malloc_trim", pad, 0))
+        return 1
+
+
+def test_roomy_malloc_raises_and_restores_dask_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dctredact.batch import _roomy_malloc
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    libc = FakeLibc()
+    with pytest.raises(RuntimeError), _roomy_malloc(libc):
+        assert [c[1] for c in libc.calls] == [-3, -1]  # raised before the work
+        assert all(c[2] >= 32 << 20 for c in libc.calls)
+        raise RuntimeError("a failing unit still restores the allocator")
+    assert libc.calls[2:] == [
+        ("mallopt", -1, 65536),
+        ("mallopt", -3, 128 * 1024),
+        ("malloc_trim", 0, 0),
+    ]
+
+
+def test_roomy_malloc_leaves_an_untuned_allocator_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dctredact.batch import _roomy_malloc
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    libc = FakeLibc()
+    with _roomy_malloc(libc):
+        pass
+    assert libc.calls == []
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "not a number")
+    with _roomy_malloc(libc):
+        pass
+    assert libc.calls == []
+
+
+def test_roomy_malloc_with_the_real_allocator() -> None:
+    """In a child (the allocator is process-wide): glibc accepts the calls, work runs."""
+    code = (
+        "import numpy as np\n"
+        "from dctredact.batch import _glibc, _roomy_malloc\n"
+        "libc = _glibc()\n"
+        "assert libc is not None\n"
+        "with _roomy_malloc(libc):\n"
+        "    total = sum(int(np.ones(1 << 20, np.uint8).sum()) for _ in range(20))\n"
+        "print(total)\n"
+    )
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(20 << 20)
