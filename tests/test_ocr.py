@@ -313,6 +313,27 @@ def test_cine_text_over_the_live_image_found_in_the_frames_minimum() -> None:
     assert coverage(truth, det.boxes, 240, 320) >= 0.98
 
 
+def test_cine_counter_that_grows_in_the_last_frame_is_covered_there() -> None:
+    # A frame counter over speckle that changes every frame: its pixels change, so they
+    # are neither static overlay nor a changing region outside the live image; "Fr 10/10"
+    # in the last frame is a character longer than what the first frame shows.
+    rng = np.random.default_rng(7)
+    font = ImageFont.truetype(FONT, 12)
+    frames, boxes = [], []
+    for k in range(10):
+        noise = rng.integers(0, 256, (121, 161)).astype(np.uint8)
+        sp = np.asarray(Image.fromarray(noise).resize((320, 240), Image.Resampling.BILINEAR))
+        img = Image.fromarray(np.repeat((sp * 0.5).astype(np.uint8)[:, :, None], 3, axis=2))
+        d = ImageDraw.Draw(img)
+        d.text((60, 100), f"Fr {k + 1}/10", fill=(40, 220, 40), font=font)
+        frames.append(np.asarray(img))
+        boxes.append(d.textbbox((60, 100), f"Fr {k + 1}/10", font=font))
+    x0, y0, x1, y1 = boxes[-1]
+    det = OcrDetector()._detect_cine(frames[0], frames[1], iter(frames[2:]))
+    truth = {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}
+    assert coverage(truth, det.boxes + det.frame_boxes.get(9, []), 240, 320) >= 0.98
+
+
 # -- errors --------------------------------------------------------------------------
 
 

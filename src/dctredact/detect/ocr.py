@@ -725,8 +725,11 @@ class OcrDetector:
         The trained text detector run beside Tesseract (:mod:`.textnet`): ``True`` for
         the default settings, ``False`` to rely on Tesseract and the pixel line finder.
     textnet_frames : int
-        Cines: how many frames (spread over the loop, the first included) the text
-        network reads (0: none).
+        Cines: how many frames (spread over the loop, the first and, from 2, the last
+        included) the text network reads (0: none). The default 2 reads the first and
+        the last frame: a frame counter over the live image ("Fr 10/10") is longest at
+        the end, and its changing pixels are neither static overlay nor a changing
+        region outside the live image.
 
     Examples
     --------
@@ -754,7 +757,7 @@ class OcrDetector:
         ink_threshold: int = 28,
         policy: Policy | None = None,
         textnet: TextNet | bool = True,
-        textnet_frames: int = 1,
+        textnet_frames: int = 2,
     ) -> None:
         if psm not in (11, 12):
             raise ValueError(f"psm {psm} is not a sparse-text mode; expected 11 or 12")
@@ -1239,8 +1242,8 @@ class OcrDetector:
             elif ln.chars >= 1 or ln.flat:
                 doubtful.append(b)
         need = self._needs_words(matcher)
-        # The text network on the first frame and (textnet_frames > 1) more frames
-        # spread over the loop, at a reduced size (cine text is rarely tiny, and the
+        # The text network on the first and last frame (textnet_frames = 2; more frames
+        # are spread over the loop), at a reduced size (cine text is rarely tiny, and the
         # network's time grows with area); what it finds is redacted in every frame.
         net: list[Box] = []
         if self.textnet is not None:
