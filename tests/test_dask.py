@@ -12,6 +12,10 @@ from typer.testing import CliRunner
 from dctredact.cli import app
 
 distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402  (installed with distributed)
+
+from dctredact.dask_backend import BATCH_WORKER_CONFIG  # noqa: E402
+
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 runner = CliRunner()
 
@@ -36,9 +40,12 @@ def test_dask_cluster_matches_local(tmp_path: Path) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
     first = runner.invoke(app, ["redact", str(src), "-o", str(local), *args])
     assert first.exit_code == 1  # bad.dcm
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
+    with (
+        dask.config.set(BATCH_WORKER_CONFIG),  # the recommended worker settings
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
         result = runner.invoke(
             app, ["redact", str(src), "-o", str(remote), *args, "--dask", cluster.scheduler_address]
         )
@@ -71,3 +78,11 @@ def test_unreachable_scheduler_is_reported(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 1
     assert "Dask scheduler" in result.output
     assert "Traceback" not in result.output
+
+
+def test_batch_worker_config_names_existing_dask_settings() -> None:
+    # A key Dask does not know would be set silently and do nothing.
+    for key, value in BATCH_WORKER_CONFIG.items():
+        default = dask.config.get(key)  # KeyError when Dask has no such setting
+        assert type(default) is type(value), key
+        assert default != value, key
