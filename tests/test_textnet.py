@@ -202,3 +202,36 @@ def test_settings_switch_network_off() -> None:
     assert isinstance(on, OcrDetector) and on.textnet is not None
     assert isinstance(off, OcrDetector) and off.textnet is None
     assert Settings().digest() != Settings(textnet=False).digest()
+
+
+def test_fine_scale_pass_finds_small_text_on_texture() -> None:
+    # Dark gray 10 px text on a coarse texture: missed by every pass at the usual scale
+    # (measured coverage 0.00), found at 1.5 times that scale.
+    rng = np.random.default_rng(2)
+    img = None
+    for _ in range(4):  # the fourth texture this generator gives
+        noise = rng.integers(0, 256, (61, 81)).astype(np.uint8)
+        sp = np.asarray(Image.fromarray(noise).resize((320, 240), Image.Resampling.BICUBIC))
+        img = np.repeat((sp * 0.6 + 60).astype(np.uint8)[:, :, None], 3, axis=2)
+    assert img is not None
+    img, truth = draw(img, "Dr. Tosepos 0412", (100, 110), 10, (60, 60, 60))
+    gray = np.ascontiguousarray(img[:, :, 0])
+    assert coverage(truth, TextNet(fine=1.0).boxes_enhanced(gray), 240, 320) < 0.5
+    assert coverage(truth, TextNet().boxes_enhanced(gray), 240, 320) >= 0.98
+
+
+def test_fine_scale_pass_runs_at_the_finer_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    scales: list[float | None] = []
+
+    def spy(self: TextNet, frame: np.ndarray, **kw: object) -> list[Box]:
+        scales.append(kw.get("scale"))  # type: ignore[arg-type]
+        return []
+
+    monkeypatch.setattr(TextNet, "boxes", spy)
+    frame = np.zeros((240, 320), np.uint8)
+    TextNet().boxes_enhanced(frame)
+    assert scales[-1] == pytest.approx(TextNet().scale_for(240, 320) * 1.5)
+    assert scales[:-1] == [None, None]  # plain and equalised at the usual scale
+    scales.clear()
+    TextNet(fine=1.0).boxes_enhanced(frame)
+    assert scales == [None, None]
