@@ -86,3 +86,21 @@ def test_batch_worker_config_names_existing_dask_settings() -> None:
         default = dask.config.get(key)  # KeyError when Dask has no such setting
         assert type(default) is type(value), key
         assert default != value, key
+
+
+def test_batch_worker_config_matches_the_documented_yaml() -> None:
+    import yaml
+
+    text = (Path(__file__).parent.parent / "docs" / "batch.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    documented = yaml.safe_load(block)
+    for key, value in BATCH_WORKER_CONFIG.items():
+        assert dask.config.get(key, config=documented) == value, key
+
+    def leaves(d: dict, prefix: str = "") -> list[str]:
+        out: list[str] = []
+        for k, v in d.items():
+            out += leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
+        return out
+
+    assert sorted(leaves(documented)) == sorted(BATCH_WORKER_CONFIG)
