@@ -364,6 +364,20 @@ def test_roomy_malloc_raises_and_restores_dask_thresholds(monkeypatch: pytest.Mo
     ]
 
 
+def test_roomy_malloc_restores_when_the_last_of_overlapping_units_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dctredact.batch import _roomy_malloc
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    libc = FakeLibc()
+    with _roomy_malloc(libc):
+        with _roomy_malloc(libc):  # a second thread's unit
+            pass
+        assert len(libc.calls) == 2  # raised once, not restored while a unit runs
+    assert [c[0] for c in libc.calls[2:]] == ["mallopt", "mallopt", "malloc_trim"]
+
+
 def test_roomy_malloc_leaves_an_untuned_allocator_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     from dctredact.batch import _roomy_malloc
 
