@@ -152,11 +152,11 @@ def run_dask(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
     ):
-        dask = ["--dask", cluster.scheduler_address]
-        run([*cli, str(root / "warm"), "-o", str(root / "outwarm"), *dask, *common])
+        on_cluster = ["--dask", cluster.scheduler_address]
+        run([*cli, str(root / "warm"), "-o", str(root / "outwarm"), *on_cluster, *common])
         shutil.rmtree(root / "outwarm")
         with Timed() as timed:
-            run([*cmd, *dask])
+            run([*cmd, *on_cluster])
         return timed
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -552,6 +553,7 @@ _roomy_lock = threading.Lock()
 _roomy_units = 0
 
 
+@functools.cache
 def _glibc() -> Any:
     """The C library when it is glibc (has ``mallopt`` and ``malloc_trim``), else None."""
     import ctypes

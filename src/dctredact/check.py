@@ -38,7 +38,7 @@ from .batch import BatchOptions, Job, process_one
 from .config import normalise, settings_from_mapping
 from .dicomio import encapsulated_frames, read_dicom
 from .errors import DctRedactError
-from .geometry import Box
+from .geometry import Box, boxes_mask
 from .verify import boxes_from_record, residual_text
 
 __all__ = ["ExpectedBox", "FixtureResult", "coverage_mask", "load_expectations", "run_check"]
@@ -147,7 +147,6 @@ def coverage_mask(
     On the DCT path the luma blocks planned for `boxes` (so rounding outward counts);
     elsewhere the boxes themselves.
     """
-    mask = np.zeros((rows, columns), dtype=bool)
     if handler == "jpeg-baseline":
         from .geometry import plan_blocks
         from .jpeg.codec import frame_geometry
@@ -160,12 +159,10 @@ def coverage_mask(
         h, v = geometry.sampling[0]
         bw, bh = 8 * geometry.hmax // h, 8 * geometry.vmax // v
         pixels = np.repeat(np.repeat(blocks, bh, axis=0), bw, axis=1)
+        mask = np.zeros((rows, columns), dtype=bool)
         mask[:, :] = pixels[:rows, :columns]
         return mask
-    for b in boxes:
-        c = b.clip(columns, rows)
-        mask[c.y : c.y1, c.x : c.x1] = True
-    return mask
+    return boxes_mask(boxes, rows, columns)
 
 
 def check_fixture(

@@ -28,6 +28,7 @@ __all__ = [
     "Box",
     "ComponentGeometry",
     "FrameGeometry",
+    "boxes_mask",
     "parse_box",
     "plan_blocks",
 ]
@@ -125,6 +126,15 @@ class Box:
 
     def __str__(self) -> str:
         return f"{self.x},{self.y},{self.w},{self.h}"
+
+
+def boxes_mask(boxes: Iterable[Box], rows: int, columns: int) -> npt.NDArray[np.bool_]:
+    """The pixels of a ``rows`` x ``columns`` image inside any of `boxes` (clipped)."""
+    mask = np.zeros((rows, columns), dtype=bool)
+    for b in boxes:
+        c = b.clip(columns, rows)
+        mask[c.y : c.y1, c.x : c.x1] = True
+    return mask
 
 
 def parse_box(text: str) -> Box:

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import DetectionError
-from ..geometry import Box
+from ..geometry import Box, boxes_mask
 
 __all__ = ["TextNet", "textnet_available"]
 
@@ -68,10 +68,7 @@ def _model_path() -> Path:
 
 def _cover(boxes: list[Box], rows: int, cols: int) -> float:
     """The fraction of a ``rows`` x ``cols`` frame that the union of `boxes` covers."""
-    mask = np.zeros((rows, cols), dtype=bool)
-    for b in boxes:
-        mask[max(b.y, 0) : max(b.y1, 0), max(b.x, 0) : max(b.x1, 0)] = True
-    return float(mask.mean()) if mask.size else 0.0
+    return float(boxes_mask(boxes, rows, cols).mean()) if rows and cols else 0.0
 
 
 def textnet_available() -> bool:
