@@ -98,3 +98,32 @@ def test_forked_workers_build_their_own_detectors(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
     batch._worker_init()
     assert "parent" not in batch._DETECTORS
+
+
+def test_command_line_does_not_load_the_dicom_stack() -> None:
+    """The process that only plans a batch and writes its report (``-j N`` parent, Dask
+    client) never reads a DICOM file: importing the CLI must not import pydicom (0.3 s of
+    start-up that the Dask client would add to ``import distributed``)."""
+    import subprocess
+
+    code = "import sys, dctredact.cli; print(sorted(m for m in sys.modules if 'pydicom' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_pydicom_is_quietened_when_it_loads_after_the_request() -> None:
+    """The command line asks for pydicom's quiet mode before pydicom is loaded; the
+    process that later reads DICOM gets it (value validation off: its warnings quote
+    header values)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from dctredact.quiet import quiet_pydicom\n"
+        "quiet_pydicom(load=False)\n"
+        "assert 'pydicom' not in sys.modules\n"
+        "import dctredact.api, pydicom.config\n"
+        "print(pydicom.config.settings.reading_validation_mode == pydicom.config.IGNORE)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -26,18 +26,18 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID, generate_uid
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .atomic import write_atomically
 from .detect.base import Detector
-from .dicomio import dataset_bytes, write_atomically
 from .errors import DctRedactError, UnsupportedError
+from .quiet import quiet_pydicom
 from .report import SUCCESS, record_key
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "CLEAN_PIXEL_CODE",
@@ -246,6 +246,8 @@ def plan_jobs(
 
 def new_sop_uid(old: str, salt: str) -> str:
     """The replacement SOP Instance UID: deterministic in (`salt`, `old`)."""
+    from pydicom.uid import generate_uid
+
     return str(generate_uid(entropy_srcs=[salt, old]))
 
 
@@ -257,6 +259,10 @@ def mark_dataset(ds: Dataset, options: BatchOptions) -> dict[str, str]:
     dict
         What was changed (keyword -> short description), for the record.
     """
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as DicomSequence
+    from pydicom.uid import UID
+
     changes: dict[str, str] = {}
     if options.mark_clean:
         ds.BurnedInAnnotation = "NO"
@@ -289,6 +295,8 @@ def mark_dataset(ds: Dataset, options: BatchOptions) -> dict[str, str]:
 
 def _rewrite_with_edits(tmp: Path, dst: Path, options: BatchOptions) -> dict[str, str]:
     import pydicom
+
+    from .dicomio import dataset_bytes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -503,20 +511,6 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         ctx.set_forkserver_preload(["dctredact.batch", "dctredact.api"])
         return ctx
     return multiprocessing.get_context("spawn")
-
-
-def quiet_pydicom() -> None:
-    """Silence pydicom's reading warnings: they quote element values (patient data).
-
-    Malformed values are still refused where they matter (the handlers validate what
-    they use); a warning on stderr would only leak the value into logs.
-    """
-    import warnings
-
-    import pydicom.config
-
-    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
 
 
 #: Environment that keeps Tesseract (OpenMP) to one thread: processes are the parallelism.

@@ -16,10 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .api import scan_file
+from .atomic import write_atomically
 from .batch import BatchOptions, BatchSummary, Job, discover, plan_jobs, run_jobs
 from .detect.base import Detector
-from .dicomio import write_atomically
 from .errors import DctRedactError
 from .geometry import Box, parse_box
 from .handlers.base import Fill
@@ -574,11 +573,13 @@ def scan(
         report_text,
         textnet=textnet,
     )
+    from . import api  # the DICOM stack, only where a file is read in this process
+
     detectors = _detectors(settings)
     failed = 0
     for src, _ in _inputs(inputs):
         try:
-            record = scan_file(src, settings.boxes, detectors, keep_text=report_text)
+            record = api.scan_file(src, settings.boxes, detectors, keep_text=report_text)
         except DctRedactError as exc:
             failed += 1
             record = {"input": str(src), "outcome": "failed", "error": exc.reason}
@@ -870,9 +871,11 @@ def version() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from .batch import quiet_pydicom
+    from .quiet import quiet_pydicom
 
-    quiet_pydicom()  # its warnings quote header values: never on a terminal or in logs
+    # pydicom's warnings quote header values: never on a terminal or in logs. pydicom
+    # itself is configured when this process first loads it (a Dask client never does).
+    quiet_pydicom(load=False)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover

@@ -8,10 +8,8 @@ elements that must change) the dataset is written with pydicom.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +23,11 @@ from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.tag import Tag
 
 from . import limits
+from .atomic import write_atomically
 from .errors import DctRedactError, InvalidDicomError
+from .quiet import apply_if_requested
+
+apply_if_requested()  # the command line asked for pydicom's quiet before loading it
 
 __all__ = [
     "PIXEL_DATA",
@@ -312,23 +314,3 @@ def dataset_bytes(ds: Dataset) -> bytes:
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
-
-
-def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and a rename.
-
-    A reader never sees a half-written file, and a failure leaves no partial output.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -16,13 +16,14 @@ import copy
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from typing import TYPE_CHECKING
 
 from .errors import DctRedactError
 from .geometry import Box
 from .handlers.base import Fill, RedactionRequest
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = [
     "ExtraOptions",
@@ -91,6 +92,9 @@ def needs_dataset_write(ds: Dataset, options: ExtraOptions, has_boxes: bool) -> 
 
 
 def _redact_icon(icon: Dataset, main: Dataset, boxes: Iterable[Box], fill: Fill) -> Dataset:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
     from .handlers import native
 
     rows, columns = int(main.Rows), int(main.Columns)

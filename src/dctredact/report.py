@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .dicomio import write_atomically
+from .atomic import write_atomically
 
 __all__ = [
     "SUCCESS",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 
 from ..geometry import Box
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["Detection", "Detector", "FrameSource"]
 

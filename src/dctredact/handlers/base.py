@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..geometry import Box
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 __all__ = ["Fill", "Handler", "HandlerResult", "RedactionRequest"]
 
