@@ -48,6 +48,24 @@ _INSTALL_HINT = (
 )
 
 
+#: Largest change over a cine of a pixel that counts as still in the live image (a
+#: lossy codec moves a burned-in stroke's pixels a little as the speckle around it
+#: changes; :attr:`OcrDetector.static_tolerance` is wider, for whole-frame statistics).
+STILL_TOLERANCE = 20
+
+
+def still_map(lo: U8, hi: U8, live: npt.NDArray[np.bool_]) -> U8:
+    """White where a pixel of the `live` image area stays still over a cine.
+
+    `lo` and `hi` are the per-pixel minimum and maximum over the frames. Speckle changes
+    from frame to frame; a burned-in line over it keeps its pixels, so in this map it is
+    the one still shape inside the live image, whatever its brightness against the
+    speckle (text of the speckle's own gray is invisible in any single frame).
+    """
+    moving = (hi.astype(np.int16) - lo) > STILL_TOLERANCE
+    return np.where(live & ~moving, np.uint8(255), np.uint8(0))
+
+
 @dataclass
 class _Word:
     """One recognised word in original pixel coordinates."""
@@ -1257,6 +1275,10 @@ class OcrDetector:
             # Text over the live image in the per-pixel minimum over the frames, where
             # the overlay keeps its value and the speckle around it darkens.
             net.extend(self.textnet.boxes(np.minimum.reduce(stack), max_side=side))
+            # And in the map of what stays still inside the live image: burned-in text
+            # of the speckle's own brightness is the only static shape there.
+            if live_core.any():
+                net.extend(self.textnet.boxes(still_map(lo, hi, live), max_side=side))
             net = merge_boxes(net)
         to_read = (static_boxes if need else []) + doubtful
         if need:
