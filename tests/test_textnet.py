@@ -286,3 +286,22 @@ def test_flat_stroke_pass_finds_flat_text_on_speckle(tmp_path: Path) -> None:
     rows, cols = frame.shape[:2]
     assert coverage(truth, TextNet(flat=False).boxes_enhanced(frame), rows, cols) < 0.5
     assert coverage(truth, TextNet().boxes_enhanced(frame), rows, cols) >= 0.98
+
+
+def test_flat_stroke_pass_adds_no_text_blocks_on_a_flat_screen(tmp_path: Path) -> None:
+    # A generated flat JPEG screen (seed 50): in its map of flat pixels the background is
+    # white and each block of text a dark blob of compression noise, which the network
+    # boxes whole (measured: 0.67 of the frame). Those boxes are taller than any line.
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
+    args = ["--count", "40", "--cines", "0", "--seed", "50"]
+    subprocess.run(
+        [sys.executable, str(tool), "--out", str(tmp_path), *args], check=True, capture_output=True
+    )
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_039.dcm"))))
+    rows, cols = frame.shape[:2]
+    net = TextNet()
+    blobs = net.boxes(textnet.flat_strokes(frame))
+    assert textnet._cover(blobs, rows, cols) > 0.5
+    assert max(b.h for b in blobs) > textnet.FLAT_MAX_HEIGHT
+    without = textnet._cover(TextNet(flat=False).boxes_enhanced(frame), rows, cols)
+    assert textnet._cover(net.boxes_enhanced(frame), rows, cols) <= without + 0.05

@@ -71,6 +71,12 @@ def _cover(boxes: list[Box], rows: int, cols: int) -> float:
     return float(boxes_mask(boxes, rows, cols).mean()) if rows and cols else 0.0
 
 
+#: Tallest box (frame pixels, after the network's unclip) kept from :func:`flat_strokes`:
+#: lines found there measured 16-45 px on generated fixtures; blocks of text on a flat
+#: JPEG screen, seen as blobs, 55-115 px.
+FLAT_MAX_HEIGHT = 48
+
+
 def flat_strokes(frame: U8) -> U8:
     """White where a pixel lies in a run of three identical pixels, across or down.
 
@@ -250,7 +256,11 @@ class TextNet:
             if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
                 found += fine
         if self.flat:
-            found += self.boxes(flat_strokes(frame))
+            # On a flat screen the map is the background, and each block of text in it a
+            # dark blob (its compression noise) that the network boxes whole: a box
+            # taller than a line of text is such a blob.
+            tallest = FLAT_MAX_HEIGHT
+            found += [b for b in self.boxes(flat_strokes(frame)) if b.h <= tallest]
         return found
 
     def boxes_chroma(self, frame: U8, *, max_side: int | None = None) -> list[Box]:
