@@ -433,3 +433,24 @@ def test_scorer_with_ocr_fill_and_boxes_json(tmp_path: Path, detector: OcrDetect
     assert by_pixels.removed >= by_boxes.removed
     assert 0 < by_boxes.recall <= 1
     assert by_boxes.redacted_area >= by_pixels.redacted_area > 0
+
+
+def test_cine_still_map_needs_several_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over two or three frames (a pair of CT slices) much of any image stays still by
+    # chance: the still map is read only from STILL_MIN_FRAMES frames on.
+    from dctredact.detect import ocr
+
+    calls: list[int] = []
+
+    def spy(lo: np.ndarray, hi: np.ndarray, live: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return np.zeros_like(lo)
+
+    monkeypatch.setattr(ocr, "still_map", spy)
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (120, 160, 3)).astype(np.uint8) for _ in range(6)]
+    few = ocr.STILL_MIN_FRAMES - 1
+    OcrDetector()._detect_cine(frames[0], frames[1], iter(frames[2:few]))
+    assert calls == []
+    OcrDetector()._detect_cine(frames[0], frames[1], iter(frames[2 : ocr.STILL_MIN_FRAMES]))
+    assert calls == [1]

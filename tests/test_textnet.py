@@ -305,3 +305,16 @@ def test_flat_stroke_pass_adds_no_text_blocks_on_a_flat_screen(tmp_path: Path) -
     assert max(b.h for b in blobs) > textnet.FLAT_MAX_HEIGHT
     without = textnet._cover(TextNet(flat=False).boxes_enhanced(frame), rows, cols)
     assert textnet._cover(net.boxes_enhanced(frame), rows, cols) <= without + 0.05
+
+
+def test_flat_map_is_black_outside_textured_parts_of_real_images() -> None:
+    # Real images without text whose flat backgrounds the plain map of flat pixels
+    # turns white, with blobs the network boxes as text (33 and 59 boxes measured).
+    from pydicom.data import get_testdata_file
+
+    net = TextNet()
+    for name in ("SC_jpeg_no_color_transform_2.dcm", "SC_rgb_dcmtk_+eb+cy+n1.dcm"):
+        frame = next(iter(display_frames(pydicom.dcmread(str(get_testdata_file(name))))))
+        assert (textnet.flat_strokes(frame) == 255).mean() > 0.5
+        assert net.boxes(textnet.flat_strokes(frame))
+        assert net.boxes(textnet.flat_text_map(frame)) == []
