@@ -189,7 +189,7 @@ class TextNet:
         :meth:`boxes_enhanced` also runs the network at this many times the usual scale
         (1 or less: not), for small low-contrast text; about twice the time of one pass.
     flat : bool
-        :meth:`boxes_enhanced` also runs the network on :func:`flat_strokes` of the
+        :meth:`boxes_enhanced` also runs the network on :func:`flat_text_map` of the
         frame: text in one flat colour over texture of the same brightness.
     """
 
@@ -249,10 +249,10 @@ class TextNet:
         detection time in all, 35 % more wall time of a 2-process batch); its boxes are
         dropped when they cover more than half the frame and more than twice what the
         other passes cover (a texture taken for text). With :attr:`flat`, the map of
-        exactly flat pixels (:func:`flat_strokes`) is read too: flat-coloured text over
-        texture of its own brightness, which no other pass answers to (measured on
-        generated fixtures never used to build it, seeds 39-40: 918 -> 921 of 945 lines;
-        seeds 37-38: 901 -> 908 of 919).
+        exactly flat pixels inside textured parts of the frame (:func:`flat_text_map`) is
+        read too, and its line-shaped boxes kept: flat-coloured text over texture of its
+        own brightness, which no other pass answers to (uncompressed images; measured in
+        docs/detection.md, about 10 % more time for a batch of single frames).
         About six times the time of :meth:`boxes`; used on single frames.
         """
         import cv2
