@@ -1,11 +1,17 @@
-"""Shared test helpers: an independent coefficient oracle (libjpeg via jpeglib) and decoders."""
+"""Shared test helpers: an independent coefficient oracle (libjpeg via jpeglib), decoders,
+and the labelled-fixture generator run into a folder."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,3 +144,13 @@ def pylibjpeg_decode(stream: bytes) -> np.ndarray:
 @pytest.fixture
 def tmp_out(tmp_path):
     return tmp_path
+
+
+def generate_text_fixtures(out: Path, *args: str) -> dict[str, Any]:
+    """Run ``tools/make_text_fixtures.py --out OUT ARGS``; the ground truth's ``files``."""
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
+    subprocess.run(
+        [sys.executable, str(tool), "--out", str(out), *args], check=True, capture_output=True
+    )
+    files: dict[str, Any] = json.loads((out / "ground_truth.json").read_text())["files"]
+    return files

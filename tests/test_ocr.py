@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+from conftest import generate_text_fixtures
 from dctredact.detect.frames import display_frames
 from dctredact.detect.ocr import (
     OcrDetector,
@@ -344,13 +344,8 @@ def test_cine_text_of_the_speckles_gray_found_in_the_still_map(
     # it is the one shape whose pixels stay still.
     from dctredact.detect import ocr
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
-    args = ["--count", "0", "--cines", "2", "--seed", "47"]
-    subprocess.run(
-        [sys.executable, str(tool), "--out", str(tmp_path), *args], check=True, capture_output=True
-    )
-    info = json.loads((tmp_path / "ground_truth.json").read_text())["files"]["cine_001.dcm"]
-    line = info["boxes"][6]
+    files = generate_text_fixtures(tmp_path, "--count", "0", "--cines", "2", "--seed", "47")
+    line = files["cine_001.dcm"]["boxes"][6]
     assert line["color"] == "lowgray" and line["frames"] is None
     truth = {k: line[k] for k in ("x", "y", "w", "h")}
     ds = pydicom.dcmread(tmp_path / "cine_001.dcm")

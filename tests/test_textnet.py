@@ -8,9 +8,7 @@ and cover the drawn text.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
+from conftest import generate_text_fixtures
 from dctredact.detect import textnet
 from dctredact.detect.frames import display_frames
 from dctredact.detect.ocr import OcrDetector
@@ -245,10 +244,8 @@ def test_fine_scale_pass_runs_at_the_finer_scale(monkeypatch: pytest.MonkeyPatch
 def test_fine_scale_pass_taken_by_a_texture_is_dropped(tmp_path: Path) -> None:
     # A generated screen whose coarse knitted texture the network, at 1.5x the usual
     # scale, marks as lines of text over the whole frame (measured: 0.96 of it).
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
-    args = ["--count", "2", "--cines", "0", "--seed", "34", "--rows", "480", "--cols", "640"]
-    subprocess.run(
-        [sys.executable, str(tool), "--out", str(tmp_path), *args], check=True, capture_output=True
+    generate_text_fixtures(
+        tmp_path, "--count", "2", "--cines", "0", "--seed", "34", "--rows", "480", "--cols", "640"
     )
     frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_001.dcm"))))
     net = TextNet()
@@ -273,13 +270,8 @@ def test_flat_stroke_pass_finds_flat_text_on_speckle(tmp_path: Path) -> None:
     # A generated ultrasound (seed 38, uncompressed): "DOB: ..." in gray 95 over speckle
     # of the same brightness. No other pass answers to it (measured coverage 0.00); in
     # the map of exactly flat pixels its glyphs stand out.
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
-    args = ["--count", "7", "--cines", "0", "--seed", "38"]
-    subprocess.run(
-        [sys.executable, str(tool), "--out", str(tmp_path), *args], check=True, capture_output=True
-    )
-    truth_file = json.loads((tmp_path / "ground_truth.json").read_text())["files"]["us_006.dcm"]
-    line = truth_file["boxes"][6]
+    files = generate_text_fixtures(tmp_path, "--count", "7", "--cines", "0", "--seed", "38")
+    line = files["us_006.dcm"]["boxes"][6]
     assert line["color"] == "lowgray"
     truth = Box(line["x"], line["y"], line["w"], line["h"])
     frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "us_006.dcm"))))
@@ -292,11 +284,7 @@ def test_flat_stroke_pass_adds_no_text_blocks_on_a_flat_screen(tmp_path: Path) -
     # A generated flat JPEG screen (seed 50): in its map of flat pixels the background is
     # white and each block of text a dark blob of compression noise, which the network
     # boxes whole (measured: 0.67 of the frame). Those boxes are taller than any line.
-    tool = Path(__file__).resolve().parents[1] / "tools" / "make_text_fixtures.py"
-    args = ["--count", "40", "--cines", "0", "--seed", "50"]
-    subprocess.run(
-        [sys.executable, str(tool), "--out", str(tmp_path), *args], check=True, capture_output=True
-    )
+    generate_text_fixtures(tmp_path, "--count", "40", "--cines", "0", "--seed", "50")
     frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_039.dcm"))))
     rows, cols = frame.shape[:2]
     net = TextNet()
