@@ -290,7 +290,7 @@ def test_flat_stroke_pass_adds_no_text_blocks_on_a_flat_screen(tmp_path: Path) -
     net = TextNet()
     blobs = net.boxes(textnet.flat_strokes(frame))
     assert textnet._cover(blobs, rows, cols) > 0.5
-    assert max(b.h for b in blobs) > textnet.FLAT_MAX_HEIGHT
+    assert max(b.h for b in blobs) > textnet.MAP_LINE_MAX_HEIGHT
     without = textnet._cover(TextNet(flat=False).boxes_enhanced(frame), rows, cols)
     assert textnet._cover(net.boxes_enhanced(frame), rows, cols) <= without + 0.05
 

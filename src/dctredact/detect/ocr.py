@@ -55,10 +55,6 @@ STILL_TOLERANCE = 20
 #: Fewest frames for the still map: over two or three frames (a pair of CT slices) much
 #: of any image stays still by chance.
 STILL_MIN_FRAMES = 5
-#: Boxes from the still map are kept when they are lines: at least as wide as tall and at
-#: most this tall (frame pixels). On real cines it also answered to an ECG trace's sweep
-#: (a 55 px block) and to single specks at the edge of an angiography run.
-STILL_MAX_HEIGHT = 48
 
 
 def still_map(lo: U8, hi: U8, live: npt.NDArray[np.bool_]) -> U8:
@@ -1285,11 +1281,7 @@ class OcrDetector:
             # And in the map of what stays still inside the live image: burned-in text
             # of the speckle's own brightness is the only static shape there.
             if live_core.any() and len(stack) >= STILL_MIN_FRAMES:
-                net.extend(
-                    b
-                    for b in self.textnet.boxes(still_map(lo, hi, live), max_side=side)
-                    if b.w >= b.h and b.h <= STILL_MAX_HEIGHT
-                )
+                net.extend(self.textnet.map_lines(still_map(lo, hi, live), max_side=side))
             net = merge_boxes(net)
         to_read = (static_boxes if need else []) + doubtful
         if need:

@@ -71,11 +71,12 @@ def _cover(boxes: list[Box], rows: int, cols: int) -> float:
     return float(boxes_mask(boxes, rows, cols).mean()) if rows and cols else 0.0
 
 
-#: Tallest box (frame pixels, after the network's unclip) kept from :func:`flat_text_map`
-#: (boxes must also be at least as wide as tall): lines found there measured 16-45 px on
+#: Tallest box (frame pixels, after the network's unclip) that :meth:`TextNet.map_lines`
+#: keeps from a derived map: lines found in :func:`flat_text_map` measured 16-45 px on
 #: generated fixtures, all wider than tall; blocks of text on a flat JPEG screen, seen
-#: as blobs in :func:`flat_strokes`, 55-115 px.
-FLAT_MAX_HEIGHT = 48
+#: as blobs in :func:`flat_strokes`, 55-115 px; an ECG trace's sweep in a real cine's
+#: still map (:func:`dctredact.detect.ocr.still_map`), 55 px.
+MAP_LINE_MAX_HEIGHT = 48
 
 
 def flat_strokes(frame: U8) -> U8:
@@ -275,13 +276,23 @@ class TextNet:
             if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
                 found += fine
         if self.flat:
-            # Only lines: a block of text on a flat screen can still show as one blob
-            # (taller than a line), and saturated anatomy in a windowed CT as specks
-            # (taller than wide).
-            found += [
-                b for b in self.boxes(flat_text_map(frame)) if b.w >= b.h and b.h <= FLAT_MAX_HEIGHT
-            ]
+            found += self.map_lines(flat_text_map(frame))
         return found
+
+    def map_lines(self, image: U8, *, max_side: int | None = None) -> list[Box]:
+        """The line-shaped :meth:`boxes` of a derived map (white shapes on black).
+
+        A box is kept when it is at least as wide as tall and at most
+        :data:`MAP_LINE_MAX_HEIGHT` tall. In such maps the network also answers to
+        shapes that are not text: a block of text on a flat screen seen as one blob
+        (taller than a line), saturated anatomy in a windowed CT or specks at the edge
+        of an angiography run (taller than wide), an ECG trace's sweep.
+        """
+        return [
+            b
+            for b in self.boxes(image, max_side=max_side)
+            if b.w >= b.h and b.h <= MAP_LINE_MAX_HEIGHT
+        ]
 
     def boxes_chroma(self, frame: U8, *, max_side: int | None = None) -> list[Box]:
         """:meth:`boxes` of the frame's chroma (max - min channel), for coloured text.
