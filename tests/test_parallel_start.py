@@ -127,3 +127,50 @@ def test_pydicom_is_quietened_when_it_loads_after_the_request() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "stderr"),
+    [(None, 0, ""), (0, 0, ""), (3, 3, ""), ("cannot go on", 1, "cannot go on\n")],
+)
+def test_console_script_exit_keeps_status_output_and_exit_handlers(
+    status: object, code: int, stderr: str
+) -> None:
+    """The console script ends without interpreter teardown (:func:`dctredact.cli.exit_now`)
+    but otherwise as :func:`sys.exit` would: same status, buffered output written,
+    ``atexit`` handlers run (a pool's or a temporary directory's clean-up)."""
+    import subprocess
+
+    code_text = (
+        "import atexit, sys\n"
+        "from dctredact.cli import exit_now\n"
+        "atexit.register(lambda: sys.stdout.write('handler ran\\n'))\n"
+        "sys.stdout.write('buffered ')\n"
+        f"exit_now({status!r})\n"
+        "print('not reached')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code_text], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (code, "buffered handler ran\n", stderr)
+
+
+def test_console_script_status_of_a_failed_run(tmp_path: Path) -> None:
+    """A usage error and a run with a file that cannot be redacted keep their statuses
+    through the console script's exit."""
+    import subprocess
+
+    cli = [sys.executable, "-m", "dctredact"]
+    usage = subprocess.run([*cli, "redact"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    bad = tmp_path / "in" / "bad.dcm"
+    bad.parent.mkdir()
+    whole = Path(str(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n2.dcm"))).read_bytes()
+    bad.write_bytes(whole[: len(whole) // 2])  # the pixel data cut short
+    failed = subprocess.run(
+        [*cli, "redact", str(bad.parent), "-o", str(tmp_path / "out"), "--no-ocr", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert not (tmp_path / "out" / "bad.dcm").exists()
+    version = subprocess.run([*cli, "version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip()

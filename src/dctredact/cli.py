@@ -6,12 +6,14 @@ Human output goes to stderr, machine output (``--json``, reports) to stdout. Exi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import enum
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -869,7 +871,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
+def main() -> NoReturn:
     """Console-script entry point."""
     from .quiet import quiet_pydicom
 
@@ -878,6 +880,38 @@ def main() -> None:
     quiet_pydicom(load=False)
     try:
         app()
+        status: object = 0
+    except SystemExit as exc:
+        status = exc.code
     except KeyboardInterrupt:  # pragma: no cover
         _err("interrupted")
-        sys.exit(130)
+        status = 130
+    exit_now(status)
+
+
+def exit_now(status: object) -> NoReturn:
+    """End the process with `status`, as :func:`sys.exit` would, without tearing the
+    interpreter down.
+
+    Every output file is closed by then (written atomically); what is left to the
+    interpreter is freeing the modules one by one: 0.05-0.1 s after a run that loaded
+    numpy, pydicom or a Dask client (measured), spent after the work is done. So the
+    ``atexit`` handlers run (pool and logging shutdown, temporary files), the standard
+    streams are flushed, and :func:`os._exit` ends the process. Only for the console
+    script: :func:`main` is never called in-process by tests or library users.
+    """
+    if status is None:
+        code = 0
+    elif isinstance(status, int):
+        code = status
+    else:  # sys.exit("message"): printed, status 1
+        print(status, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            if code == 0:
+                code = 120  # what the interpreter returns when its final flush fails
+    os._exit(code)
