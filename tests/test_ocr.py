@@ -415,6 +415,28 @@ def test_scorer_perfect_and_empty_redaction(tmp_path: Path) -> None:
     none = score_detection.score(FIXTURES, tmp_path / "none", truth)
     assert none.recall < 0.5 and none.redacted_area == 0
     assert all(f.reason.startswith(("coverage", "token")) for f in none.failures)
+    assert none.legible_failures is None  # not asked for
+
+
+def test_scorer_legibility_of_failures(tmp_path: Path) -> None:
+    """With ``legibility`` every failure is read in the original: the fixture's lines are
+    legible there, a labelled line over an empty area is not."""
+    names = ["us_008.dcm"]
+    truth = _truth_for(names)
+    entry = truth["files"]["us_008.dcm"]
+    rows = pydicom.dcmread(FIXTURES / "us_008.dcm").Rows
+    empty = {"x": 2, "y": rows - 14, "w": 60, "h": 12, "tokens": ["QXZ", "123456"]}
+    entry = {**entry, "boxes": [*entry["boxes"], {**entry["boxes"][0], **empty}]}
+    truth["files"]["us_008.dcm"] = entry
+    frame = next(iter(display_frames(pydicom.dcmread(FIXTURES / "us_008.dcm"))))
+    assert int(frame[rows - 16 :, :64].max()) <= 16  # dark noise, nothing drawn there
+    _redact_copy(FIXTURES, tmp_path / "none", names, {})
+    report = score_detection.score(FIXTURES, tmp_path / "none", truth, legibility=True)
+    assert len(report.failures) == len(entry["boxes"])
+    legible = {f.box: f.legible for f in report.failures}
+    assert legible[len(entry["boxes"]) - 1] is False
+    assert report.legible_failures is not None and report.legible_failures >= len(legible) - 2
+    assert report.as_json()["legible_failures"] == report.legible_failures
 
 
 def test_scorer_with_ocr_fill_and_boxes_json(tmp_path: Path, detector: OcrDetector) -> None:

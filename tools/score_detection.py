@@ -15,6 +15,11 @@ at the fill value. Reported figures:
 * over-redaction = redacted area / ground-truth text area (both summed over frames;
   redacted area = the boxes, or without a boxes JSON the changed pixels only).
 
+With ``--legibility`` each failure is also read in the *original* frame, with the same
+reader: a failure is *legible* when one of its tokens is read there. A missed line that
+even this reader (every pass, 3x, confidence 10) cannot read in the original is text
+drawn in about its background's colour; it still counts as a failure in the recall.
+
 Boxes JSON (what a redactor writes; boxes as ``[x, y, w, h]`` or ``{"x":..,"y":..,"w":..,
 "h":..}``)::
 
@@ -23,7 +28,7 @@ Boxes JSON (what a redactor writes; boxes as ``[x, y, w, h]`` or ``{"x":..,"y":.
 Usage::
 
     python tools/score_detection.py ORIGINAL_DIR REDACTED_DIR GROUND_TRUTH.json \\
-        [--boxes BOXES.json] [--json REPORT.json]
+        [--boxes BOXES.json] [--json REPORT.json] [--legibility]
     # baseline: OcrDetector + numpy fill (uncompressed output), then score
     python tools/score_detection.py ORIGINAL_DIR OUT_DIR GROUND_TRUTH.json --ocr-fill
 
@@ -68,6 +73,9 @@ class Failure:
     frame: int
     box: int
     reason: str
+    #: With ``legibility``: whether the reader reads one of the line's tokens in the
+    #: original frame (None: not checked).
+    legible: bool | None = None
 
 
 @dataclass
@@ -92,11 +100,20 @@ class Report:
         """Redacted area / ground-truth text area."""
         return self.redacted_area / self.gt_area if self.gt_area else 0.0
 
+    @property
+    def legible_failures(self) -> int | None:
+        """Failures whose tokens the reader reads in the original (None: not checked)."""
+        checked = [f.legible for f in self.failures if f.legible is not None]
+        if len(checked) < len(self.failures):
+            return None
+        return sum(checked)
+
     def as_json(self) -> dict[str, Any]:
         """JSON-ready dict (figures and failures)."""
         d = asdict(self)
         d["recall"] = self.recall
         d["over_redaction"] = self.over_redaction
+        d["legible_failures"] = self.legible_failures
         return d
 
     def summary(self) -> str:
@@ -158,6 +175,7 @@ def score(
     tolerance: int = 8,
     min_cover: float = 0.98,
     ocr: bool = True,
+    legibility: bool = False,
 ) -> Report:
     """Score the redacted files in `redacted` against `truth`.
 
@@ -177,6 +195,9 @@ def score(
         Fraction of a line's area that must be covered.
     ocr : bool
         Run the Tesseract read-back test (else coverage only).
+    legibility : bool
+        Also read every failure's area in the original frame
+        (:attr:`Failure.legible`).
 
     Returns
     -------
@@ -226,11 +247,15 @@ def score(
                 box = Box(b["x"], b["y"], b["w"], b["h"])
                 cov = float(covered[box.y : box.y1, box.x : box.x1].mean()) if box.area else 1.0
                 if cov < min_cover:
-                    report.failures.append(Failure(name, k, i, f"coverage {cov:.3f}"))
+                    failure = Failure(name, k, i, f"coverage {cov:.3f}")
                 elif ocr and _read_back(reader, r, box, b["tokens"]):
-                    report.failures.append(Failure(name, k, i, "token read back"))
+                    failure = Failure(name, k, i, "token read back")
                 else:
                     report.removed += 1
+                    continue
+                if legibility:
+                    failure.legible = _read_back(reader, o, box, b["tokens"])
+                report.failures.append(failure)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -313,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the report here")
     p.add_argument("--no-ocr", action="store_true", help="coverage only, no read-back")
     p.add_argument(
+        "--legibility",
+        action="store_true",
+        help="also read each failure in the original: how many missed lines are legible",
+    )
+    p.add_argument(
         "--ocr-fill",
         action="store_true",
         help="first redact ORIGINAL into REDACTED with OcrDetector + fill (baseline)",
@@ -326,8 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         (a.redacted / "boxes.json").write_text(json.dumps(boxes) + "\n")
         frames = sum(v["frames"] for v in json.loads(a.truth.read_text())["files"].values())
         print(f"detection: {sum(timings.values()):.1f} s for {len(names)} files, {frames} frames")
-    report = score(a.original, a.redacted, a.truth, boxes, ocr=not a.no_ocr)
+    report = score(
+        a.original, a.redacted, a.truth, boxes, ocr=not a.no_ocr, legibility=a.legibility
+    )
     print(report.summary())
+    if report.legible_failures is not None:
+        print(
+            f"failures legible in the original: {report.legible_failures} of "
+            f"{len(report.failures)} (the reader reads one of their tokens there)"
+        )
     reasons: dict[str, int] = {}
     for f in report.failures:
         key = f.reason.split()[0]
