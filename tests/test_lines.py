@@ -66,3 +66,33 @@ def test_growth_on_texture_is_bounded() -> None:
     # The same word on a plain background still grows to its whole line.
     frame, (lx0, ly0, lx1, ly1) = _line()
     assert grow_to_line(frame, Box(lx0, ly0, 20, ly1 - ly0, "ocr")).x1 >= lx1 - 2
+
+
+def test_text_colour_counts_blends_with_the_background_not_any_nearer_pixel() -> None:
+    from dctredact.detect.lines import _text_coloured
+
+    text, background = np.array([201.0, 204.0, 79.0]), np.array([49.0, 49.0, 35.0])
+    pixels = np.array(
+        [[[201, 204, 79], [140, 142, 61], [150, 150, 150], [49, 49, 35], [60, 58, 40]]],
+        dtype=np.uint8,
+    )  # text, a 60 % blend, gray speckle (nearer the text, no blend), background, near it
+    got = _text_coloured(pixels, text, background, tolerance=40)
+    assert got.tolist() == [[True, True, False, False, False]]
+
+
+def test_yellow_line_does_not_grow_over_gray_speckle_beside_it() -> None:
+    """Gray speckle is nearer yellow text than the black background, but no blend of
+    the two: a line at the edge of an ultrasound sector stays a line (it grew over the
+    sector's rows, to twice its height, before)."""
+    rng = np.random.default_rng(5)
+    frame = np.zeros((60, 200, 3), np.uint8)
+    frame[:, :] = (20, 20, 20)
+    speckle = rng.integers(90, 220, size=(26, 118), dtype=np.uint8)
+    frame[18:44, :118] = speckle[:, :, None]  # gray speckle beside the line only
+    im = Image.fromarray(frame)
+    draw = ImageDraw.Draw(im)
+    draw.text((120, 24), "ACC 620721", fill=(230, 220, 40), font=ImageFont.load_default())
+    x0, y0, x1, y1 = draw.textbbox((120, 24), "ACC 620721", font=ImageFont.load_default())
+    seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
+    grown = grow_to_line(np.asarray(im), seed)
+    assert grown.h <= seed.h + 2 and grown.x >= 118 - 2 * seed.h
