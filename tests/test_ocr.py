@@ -437,6 +437,13 @@ def test_scorer_legibility_of_failures(tmp_path: Path) -> None:
     assert legible[len(entry["boxes"]) - 1] is False
     assert report.legible_failures is not None and report.legible_failures >= len(legible) - 2
     assert report.as_json()["legible_failures"] == report.legible_failures
+    # Nothing was redacted: every legible line is a legible failure, recall over them 0.
+    assert report.legible_boxes == report.legible_failures and report.legible_recall == 0.0
+    gt_boxes = {"us_008.dcm": [Box(b["x"], b["y"], b["w"], b["h"]).pad(2) for b in entry["boxes"]]}
+    _redact_copy(FIXTURES, tmp_path / "full", names, gt_boxes)
+    full = score_detection.score(FIXTURES, tmp_path / "full", truth, legibility=True)
+    assert full.failures == [] and full.legible_recall == 1.0
+    assert full.legible_boxes == report.legible_boxes
 
 
 def test_scorer_with_ocr_fill_and_boxes_json(tmp_path: Path, detector: OcrDetector) -> None:

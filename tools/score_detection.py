@@ -15,10 +15,12 @@ at the fill value. Reported figures:
 * over-redaction = redacted area / ground-truth text area (both summed over frames;
   redacted area = the boxes, or without a boxes JSON the changed pixels only).
 
-With ``--legibility`` each failure is also read in the *original* frame, with the same
-reader: a failure is *legible* when one of its tokens is read there. A missed line that
-even this reader (every pass, 3x, confidence 10) cannot read in the original is text
-drawn in about its background's colour; it still counts as a failure in the recall.
+With ``--legibility`` every line is also read in the *original* frame, with the same
+reader: a line is *legible* when one of its tokens is read there. Reported besides the
+recall: the legible lines, the recall over them, and how many failures are legible. A
+missed line that even this reader (every pass, 3x, confidence 10) cannot read in the
+original is text drawn in about its background's colour; it still counts as a failure
+in the recall. (One more read per line: about twice the scoring time.)
 
 Boxes JSON (what a redactor writes; boxes as ``[x, y, w, h]`` or ``{"x":..,"y":..,"w":..,
 "h":..}``)::
@@ -84,6 +86,9 @@ class Report:
 
     boxes: int = 0
     removed: int = 0
+    #: With ``legibility``: lines legible in the original, and how many were removed.
+    legible_boxes: int = 0
+    legible_removed: int = 0
     gt_area: int = 0
     redacted_area: int = 0
     files: int = 0
@@ -101,6 +106,13 @@ class Report:
         return self.redacted_area / self.gt_area if self.gt_area else 0.0
 
     @property
+    def legible_recall(self) -> float | None:
+        """Removed legible lines / legible lines (None: legibility not checked)."""
+        if self.legible_failures is None or not self.legible_boxes:
+            return None
+        return self.legible_removed / self.legible_boxes
+
+    @property
     def legible_failures(self) -> int | None:
         """Failures whose tokens the reader reads in the original (None: not checked)."""
         checked = [f.legible for f in self.failures if f.legible is not None]
@@ -114,6 +126,7 @@ class Report:
         d["recall"] = self.recall
         d["over_redaction"] = self.over_redaction
         d["legible_failures"] = self.legible_failures
+        d["legible_recall"] = self.legible_recall
         return d
 
     def summary(self) -> str:
@@ -196,8 +209,8 @@ def score(
     ocr : bool
         Run the Tesseract read-back test (else coverage only).
     legibility : bool
-        Also read every failure's area in the original frame
-        (:attr:`Failure.legible`).
+        Also read every line in the original frame (:attr:`Report.legible_boxes`,
+        :attr:`Report.legible_recall`, :attr:`Failure.legible`).
 
     Returns
     -------
@@ -245,16 +258,17 @@ def score(
             for i, b in lines:
                 report.boxes += 1
                 box = Box(b["x"], b["y"], b["w"], b["h"])
+                legible = _read_back(reader, o, box, b["tokens"]) if legibility else None
+                report.legible_boxes += bool(legible)
                 cov = float(covered[box.y : box.y1, box.x : box.x1].mean()) if box.area else 1.0
                 if cov < min_cover:
-                    failure = Failure(name, k, i, f"coverage {cov:.3f}")
+                    failure = Failure(name, k, i, f"coverage {cov:.3f}", legible)
                 elif ocr and _read_back(reader, r, box, b["tokens"]):
-                    failure = Failure(name, k, i, "token read back")
+                    failure = Failure(name, k, i, "token read back", legible)
                 else:
                     report.removed += 1
+                    report.legible_removed += bool(legible)
                     continue
-                if legibility:
-                    failure.legible = _read_back(reader, o, box, b["tokens"])
                 report.failures.append(failure)
     report.seconds = time.perf_counter() - start
     return report
@@ -362,8 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     if report.legible_failures is not None:
         print(
-            f"failures legible in the original: {report.legible_failures} of "
-            f"{len(report.failures)} (the reader reads one of their tokens there)"
+            f"legible in the original (the reader reads one of their tokens there): "
+            f"{report.legible_boxes} of {report.boxes} lines, recall over them "
+            f"{report.legible_recall if report.legible_recall is not None else 1.0:.3f} "
+            f"({report.legible_removed}/{report.legible_boxes}); "
+            f"{report.legible_failures} of {len(report.failures)} failures"
         )
     reasons: dict[str, int] = {}
     for f in report.failures:
