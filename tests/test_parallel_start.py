@@ -174,3 +174,28 @@ def test_console_script_status_of_a_failed_run(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "bad.dcm").exists()
     version = subprocess.run([*cli, "version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip()
+
+
+def test_no_progress_bar_no_rich(tmp_path: Path) -> None:
+    """Without a terminal (or with ``-q``) there is no progress bar and rich, 25 ms of
+    import, is not loaded; messages still reach stderr."""
+    import subprocess
+
+    src = tmp_path / "in"
+    src.mkdir()
+    whole = Path(str(get_testdata_file("SC_rgb_dcmtk_+eb+cy+n2.dcm"))).read_bytes()
+    (src / "ok.dcm").write_bytes(whole)
+    (src / "cut.dcm").write_bytes(whole[: len(whole) // 2])
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dctredact.cli import app\n"
+        f"args = ['redact', {str(src)!r}, '-o', {str(tmp_path / 'out')!r}, '--no-ocr', '-v']\n"
+        "result = CliRunner().invoke(app, args)\n"
+        "print(result.exit_code, sorted(m for m in sys.modules if m.startswith('rich')))\n"
+        "print(result.output)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    first, _, output = proc.stdout.partition("\n")
+    assert first == "1 []", proc.stdout + proc.stderr
+    assert "FAILED" in output and "redacted" in output
