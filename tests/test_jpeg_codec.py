@@ -165,6 +165,44 @@ def test_tables_without_eob_are_replaced_not_broken() -> None:
     assert np.array_equal(after[:, 1:], coefs[0][:, 1:])
 
 
+def test_a_fill_the_dc_table_cannot_code_rebuilds_that_table_only() -> None:
+    # Flat image content (every DC difference 0): the optimal DC table has no code for
+    # the jump to black. The DC table is rebuilt; the AC table, which still codes every
+    # AC symbol (the fill only zeroes AC terms), is kept as it was.
+    geometry = FrameGeometry(64, 32, ((1, 1),))
+    rng = np.random.default_rng(4)
+    coefs = empty_coefficients(geometry)
+    coefs[0][..., 1:8] = rng.integers(-20, 21, (*coefs[0].shape[:2], 7))
+    stream = build_stream(geometry, coefs, [[1] * 64])
+    before = parse_jpeg(stream).scans[0]
+    assert before.dc_tables[0] is not None and 11 not in before.dc_tables[0].values
+    result = redact_stream(stream, [Box(16, 8, 8, 8)], Fill.BLACK)
+    assert result.new_tables
+    after = parse_jpeg(result.data).scans[0]
+    assert after.dc_tables[0] is not None and 11 in after.dc_tables[0].values
+    assert after.ac_tables[0] == before.ac_tables[0]
+    expected = [c.copy() for c in coefs]
+    expected[0][1, 2, 0] = -1024  # black: (0 - 128) * 8 / 1
+    expected[0][1, 2, 1:] = 0
+    assert np.array_equal(libjpeg_coefficients(result.data)[0], expected[0])
+
+
+@given(streams())
+def test_counting_dc_symbols_alone_gives_the_full_counts_dc_part(case) -> None:
+    from dctredact.jpeg import _entropy
+    from dctredact.jpeg.codec import _scan_layout, frame_geometry
+
+    _, coefs, stream, _ = case
+    parsed = parse_jpeg(stream)
+    geometry = frame_geometry(parsed)
+    for scan in parsed.scans:
+        layout = _scan_layout(parsed, scan, coefs, geometry)
+        args = (geometry.mcus_wide, geometry.mcus_high, scan.restart_interval)
+        dc, _ = _entropy.count_symbols(layout, *args)
+        dc_alone, ac_alone = _entropy.count_symbols(layout, *args, True)
+        assert dc_alone == dc and not any(ac_alone) and any(dc)
+
+
 def test_unplanned_frame_is_returned_unchanged() -> None:
     geometry = FrameGeometry(16, 16, ((1, 1),))
     stream = build_stream(geometry, empty_coefficients(geometry), [[1] * 64])

@@ -832,10 +832,11 @@ fail:
 
 static PyObject *py_count_symbols(PyObject *self, PyObject *args)
 {
-    /* Returns (dc_counts, ac_counts): bytes of 4 x 256 int64 each, indexed by table id. */
+    /* Returns (dc_counts, ac_counts): bytes of 4 x 256 int64 each, indexed by table id.
+       With dc_only, the AC terms are not visited (ac_counts all zero). */
     PyObject *comps;
-    int mcus_wide, mcus_high, restart;
-    if (!PyArg_ParseTuple(args, "Oiii", &comps, &mcus_wide, &mcus_high, &restart))
+    int mcus_wide, mcus_high, restart, dc_only = 0;
+    if (!PyArg_ParseTuple(args, "Oiii|p", &comps, &mcus_wide, &mcus_high, &restart, &dc_only))
         return NULL;
     Scan s;
     if (parse_scan(comps, mcus_wide, mcus_high, restart, 0, &s) < 0) return NULL;
@@ -857,21 +858,23 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
             int ds = nbits(diff);
             if (ds > 11) err = "DC difference too large for 8-bit baseline";
             else dcc[ds]++;
-            int last = 0;
-            for (uint64_t nz = ac_nonzero(blk); nz; nz &= nz - 1) {
-                int k = lowest_bit(nz); /* (one declarator each: this is a macro argument) */
-                int v = blk[k];
-                int r = k - last - 1;
-                while (r > 15) {
-                    acc[0xF0]++;
-                    r -= 16;
+            if (!dc_only) {
+                int last = 0;
+                for (uint64_t nz = ac_nonzero(blk); nz; nz &= nz - 1) {
+                    int k = lowest_bit(nz); /* (one declarator each: a macro argument) */
+                    int v = blk[k];
+                    int r = k - last - 1;
+                    while (r > 15) {
+                        acc[0xF0]++;
+                        r -= 16;
+                    }
+                    int sz = nbits(v);
+                    if (sz > 10) err = "AC coefficient too large for 8-bit baseline";
+                    else acc[(r << 4) | sz]++;
+                    last = k;
                 }
-                int sz = nbits(v);
-                if (sz > 10) err = "AC coefficient too large for 8-bit baseline";
-                else acc[(r << 4) | sz]++;
-                last = k;
+                if (last < 63) acc[0]++;
             }
-            if (last < 63) acc[0]++;
         });
     }
     release_scan(&s);
@@ -906,8 +909,9 @@ static PyMethodDef methods[] = {
      "encode_scan(comps, dc_tables, ac_tables, mcus_wide, mcus_high, restart) -> bytes\n"
      "Encode coefficients into entropy-coded data, RST markers included."},
     {"count_symbols", py_count_symbols, METH_VARARGS,
-     "count_symbols(comps, mcus_wide, mcus_high, restart) -> (dc, ac)\n"
-     "Symbol frequencies per table id (4 x 256 int64 each), for building tables."},
+     "count_symbols(comps, mcus_wide, mcus_high, restart, dc_only=False) -> (dc, ac)\n"
+     "Symbol frequencies per table id (4 x 256 int64 each), for building tables;\n"
+     "with dc_only the AC terms are not visited (ac all zero)."},
     {"recode_scan", py_recode_scan, METH_VARARGS,
      "recode_scan(data, masks, dc_tables, ac_tables, mcus_wide, mcus_high, restart, fills,\n"
      "            verify=False, single_symbol=False)\n"

@@ -32,6 +32,7 @@ def count_symbols(
     mcus_wide: int,
     mcus_high: int,
     restart: int,
+    dc_only: bool = False,
     /,
 ) -> tuple[bytes, bytes]: ...
 def recode_scan(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,20 +203,16 @@ def _dht_segment(tables: Sequence[HuffmanTable]) -> bytes:
 
 
 def _codes_every_symbol(
-    scan: Scan, dc_freq: npt.NDArray[np.int64], ac_freq: npt.NDArray[np.int64]
+    tables: Sequence[HuffmanTable | None], freq: npt.NDArray[np.int64], ids: Iterable[int]
 ) -> bool:
-    """True when the scan's own tables define every symbol counted for its components."""
-    for sc in scan.components:
-        for tables, freq, tid in (
-            (scan.dc_tables, dc_freq, sc.dc_table),
-            (scan.ac_tables, ac_freq, sc.ac_table),
-        ):
-            table = tables[tid]
-            if table is None:
-                continue  # encode_scan names the undefined table
-            used = np.flatnonzero(freq[tid])
-            if not np.isin(used, np.frombuffer(table.values, dtype=np.uint8)).all():
-                return False
+    """True when the tables `ids` of `tables` define every symbol counted for them."""
+    for tid in ids:
+        table = tables[tid]
+        if table is None:
+            continue  # encode_scan names the undefined table
+        used = np.flatnonzero(freq[tid])
+        if not np.isin(used, np.frombuffer(table.values, dtype=np.uint8)).all():
+            return False
     return True
 
 
@@ -225,8 +221,9 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
 
     Every marker segment is copied as it was; the original Huffman tables are kept when
     they can code every symbol, otherwise optimal tables (T.81 K.2) are written in a DHT
-    segment just before the scan that needs them. Bytes after EOI are dropped; a missing
-    EOI is added.
+    segment just before the scan that needs them: for the DC tables only when the AC
+    tables still code every AC symbol (a redaction's case), else for both. Bytes after
+    EOI are dropped; a missing EOI is added.
 
     Returns
     -------
@@ -242,24 +239,41 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
         layout = _scan_layout(stream, scan, coefs, geometry)
         args = (geometry.mcus_wide, geometry.mcus_high, scan.restart_interval)
         dht = b""
+        dc_ids = sorted({sc.dc_table for sc in scan.components})
+        ac_ids = sorted({sc.ac_table for sc in scan.components})
         try:
-            # Count first (cheap): when the original tables cannot code some symbol, an
-            # encode attempt would only find out where it occurs, after coding up to there.
-            dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
+            # A redaction changes DC terms and zeroes AC terms: the DC differences are
+            # what the original tables may not code (a fill far from its neighbours),
+            # and counting them alone is cheap. Only the DC tables that miss a symbol
+            # are rebuilt; the AC tables stay, and all blocks are re-coded with them.
+            dc_counts, _ = _entropy.count_symbols(layout, *args, True)
             dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
-            ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
+            dc_tables: list[HuffmanTable | None] = list(scan.dc_tables)
+            rebuilt: list[HuffmanTable] = []
+            if not _codes_every_symbol(scan.dc_tables, dc_freq, dc_ids):
+                rebuilt = [optimal_table(dc_freq[tid], 0, tid) for tid in dc_ids]
+                for table in rebuilt:
+                    dc_tables[table.table_id] = table
             entropy = None
-            if _codes_every_symbol(scan, dc_freq, ac_freq):
-                with contextlib.suppress(_entropy.MissingSymbol):
-                    entropy = _entropy.encode_scan(
-                        layout, _tables(scan.dc_tables), _tables(scan.ac_tables), *args
-                    )
+            with contextlib.suppress(_entropy.MissingSymbol):
+                entropy = _entropy.encode_scan(
+                    layout, _tables(dc_tables), _tables(scan.ac_tables), *args
+                )
+            if entropy is not None and rebuilt:
+                dht = _dht_segment(rebuilt)
+                new_tables = True
             if entropy is None:
-                dc_tables: list[HuffmanTable | None] = [None] * 4
+                # An AC symbol the tables lack (an AC table without EOB, say): count
+                # everything and write optimal tables for both classes.
+                dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
+                dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
+                ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
                 ac_tables: list[HuffmanTable | None] = [None] * 4
-                for sc in scan.components:
-                    dc_tables[sc.dc_table] = optimal_table(dc_freq[sc.dc_table], 0, sc.dc_table)
-                    ac_tables[sc.ac_table] = optimal_table(ac_freq[sc.ac_table], 1, sc.ac_table)
+                dc_tables = [None] * 4
+                for tid in dc_ids:
+                    dc_tables[tid] = optimal_table(dc_freq[tid], 0, tid)
+                for tid in ac_ids:
+                    ac_tables[tid] = optimal_table(ac_freq[tid], 1, tid)
                 dht = _dht_segment([t for t in (*dc_tables, *ac_tables) if t is not None])
                 new_tables = True
                 entropy = _entropy.encode_scan(
