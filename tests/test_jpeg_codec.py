@@ -203,6 +203,42 @@ def test_counting_dc_symbols_alone_gives_the_full_counts_dc_part(case) -> None:
         assert dc_alone == dc and not any(ac_alone) and any(dc)
 
 
+@given(streams(), st.data())
+def test_decodes_to_notices_any_single_changed_coefficient(case, data) -> None:
+    from dctredact.jpeg.codec import decodes_to
+
+    geometry, coefs, stream, _ = case
+    parsed = parse_jpeg(stream)
+    assert decodes_to(parsed, coefs)
+    index = data.draw(st.integers(0, len(coefs) - 1))
+    comp = geometry.component(index)
+    y = data.draw(st.integers(0, comp.blocks_high - 1))
+    x = data.draw(st.integers(0, comp.blocks_wide - 1))
+    k = data.draw(st.integers(0, 63))
+    other = [c.copy() for c in coefs]
+    other[index][y, x, k] += 1 if other[index][y, x, k] < 0 else -1
+    assert not decodes_to(parsed, other)
+
+
+def test_an_encoder_output_that_decodes_otherwise_is_not_returned(monkeypatch) -> None:
+    from dctredact.jpeg import codec
+
+    geometry = FrameGeometry(64, 32, ((1, 1),))
+    coefs = empty_coefficients(geometry)
+    coefs[0][..., 1] = 3
+    stream = build_stream(geometry, coefs, [[1] * 64])
+    real = codec.encode_stream
+
+    def off_by_one(parsed, edited):  # an encoder bug: one coefficient wrong
+        wrong = [c.copy() for c in edited]
+        wrong[0][0, 0, 5] = 7
+        return real(parsed, wrong)
+
+    monkeypatch.setattr(codec, "encode_stream", off_by_one)
+    with pytest.raises(JpegStreamError, match="internal check failed"):
+        redact_stream(stream, [Box(16, 8, 8, 8)], Fill.BLACK)  # needs new DC tables
+
+
 def test_unplanned_frame_is_returned_unchanged() -> None:
     geometry = FrameGeometry(16, 16, ((1, 1),))
     stream = build_stream(geometry, empty_coefficients(geometry), [[1] * 64])

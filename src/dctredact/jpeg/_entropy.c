@@ -27,6 +27,7 @@
 
 static PyObject *EntropyError;   /* malformed data */
 static PyObject *MissingSymbol;  /* a symbol the encoding table cannot code */
+static PyObject *Mismatch;       /* decode_scan(compare=True): other coefficients */
 
 /* ------------------------------------------------------------------ tables */
 
@@ -541,16 +542,19 @@ static const char *br_restart(BitReader *br, int expected)
     return NULL;
 }
 
+static const char MISMATCH[] = "decodes to other coefficients than expected";
+
 static PyObject *py_decode_scan(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     PyObject *comps, *dcs, *acs;
-    int mcus_wide, mcus_high, restart;
-    if (!PyArg_ParseTuple(args, "y*OOOiii", &data, &comps, &dcs, &acs, &mcus_wide, &mcus_high,
-                          &restart))
+    int mcus_wide, mcus_high, restart, compare = 0;
+    if (!PyArg_ParseTuple(args, "y*OOOiii|p", &data, &comps, &dcs, &acs, &mcus_wide,
+                          &mcus_high, &restart, &compare))
         return NULL;
     Scan s;
     DecTable *tables = NULL;
+    int16_t got[64];
     const char *err = NULL;
     long m = 0;
     if (parse_scan(comps, mcus_wide, mcus_high, restart, 1, &s) < 0) {
@@ -574,9 +578,12 @@ static PyObject *py_decode_scan(PyObject *self, PyObject *args)
             for (int i = 0; i < s.ncomps; i++) s.comp[i].pred = 0;
         }
         FOR_EACH_BLOCK_IN_MCU(&s, m, {
-            if (!err)
-                err = decode_block(&br, &tables[comp->dc_tbl], &tables[4 + comp->ac_tbl], blk,
-                                   &comp->pred);
+            if (!err) {
+                err = decode_block(&br, &tables[comp->dc_tbl], &tables[4 + comp->ac_tbl],
+                                   compare ? got : blk, &comp->pred);
+                if (!err && compare && memcmp(got, blk, sizeof got) != 0)
+                    err = MISMATCH;
+            }
         });
         if (err) break;
         if (br.bits < br.pad * 8) {
@@ -586,7 +593,8 @@ static PyObject *py_decode_scan(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     if (err) {
-        PyErr_Format(EntropyError, "%s (MCU %ld of %ld)", err, m, s.total_mcus);
+        PyErr_Format(err == MISMATCH ? Mismatch : EntropyError, "%s (MCU %ld of %ld)", err, m,
+                     s.total_mcus);
         goto fail;
     }
     PyMem_RawFree(tables);
@@ -903,8 +911,10 @@ static PyObject *py_count_symbols(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"decode_scan", py_decode_scan, METH_VARARGS,
-     "decode_scan(data, comps, dc_tables, ac_tables, mcus_wide, mcus_high, restart)\n"
-     "Decode one scan's entropy-coded data into the component buffers (zig-zag order)."},
+     "decode_scan(data, comps, dc_tables, ac_tables, mcus_wide, mcus_high, restart,\n"
+     "            compare=False)\n"
+     "Decode one scan's entropy-coded data into the component buffers (zig-zag order);\n"
+     "with compare, check that it decodes to what the buffers hold (Mismatch if not)."},
     {"encode_scan", py_encode_scan, METH_VARARGS,
      "encode_scan(comps, dc_tables, ac_tables, mcus_wide, mcus_high, restart) -> bytes\n"
      "Encode coefficients into entropy-coded data, RST markers included."},
@@ -931,10 +941,13 @@ PyMODINIT_FUNC PyInit__entropy(void)
     EntropyError = PyErr_NewException("dctredact.jpeg._entropy.Error", PyExc_ValueError, NULL);
     MissingSymbol =
         PyErr_NewException("dctredact.jpeg._entropy.MissingSymbol", PyExc_KeyError, NULL);
-    if (!EntropyError || !MissingSymbol) return NULL;
+    Mismatch = PyErr_NewException("dctredact.jpeg._entropy.Mismatch", EntropyError, NULL);
+    if (!EntropyError || !MissingSymbol || !Mismatch) return NULL;
     Py_INCREF(EntropyError);
     Py_INCREF(MissingSymbol);
+    Py_INCREF(Mismatch);
     PyModule_AddObject(mod, "Error", EntropyError);
     PyModule_AddObject(mod, "MissingSymbol", MissingSymbol);
+    PyModule_AddObject(mod, "Mismatch", Mismatch);
     return mod;
 }

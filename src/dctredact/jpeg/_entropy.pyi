@@ -5,6 +5,7 @@ from typing import Any
 
 class Error(ValueError): ...
 class MissingSymbol(KeyError): ...
+class Mismatch(Error): ...
 
 _Table = tuple[bytes, bytes] | None
 
@@ -16,6 +17,7 @@ def decode_scan(
     mcus_wide: int,
     mcus_high: int,
     restart: int,
+    compare: bool = False,
     /,
 ) -> None: ...
 def encode_scan(
