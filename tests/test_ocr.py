@@ -155,6 +155,20 @@ def test_tall_words_are_implausible() -> None:
     assert _plausible(_Word(Box(5, 50, 20, 12, "ocr", 60.0), "abc"), flat)
 
 
+def test_a_word_grazing_a_flat_line_is_not_on_it() -> None:
+    """A "word" Tesseract reads in the speckle just above a line (generated seed 58: 28 px
+    tall, 2 px into the line) is judged as a word off the line: at confidence 49 it is
+    dropped, and it is not grown over the line's glyphs (it grew, with the speckle's
+    strokes, into a 335 x 124 px box over the sector)."""
+    from dctredact.detect.ocr import _split_on
+
+    line = Box(526, 436, 114, 15)
+    grazing = _Word(Box(492, 410, 48, 28, "ocr", 49.0), "ngo")
+    inside = _Word(Box(526, 435, 114, 17, "ocr", 49.0), "ngo")
+    assert not _plausible(grazing, [line]) and _plausible(inside, [line])
+    assert _split_on([grazing.box, inside.box], [line]) == ([inside.box], [grazing.box])
+
+
 # -- single frames -------------------------------------------------------------------
 
 

@@ -661,6 +661,15 @@ def _best_readings(words: list[_Word]) -> list[_Word]:
     return kept
 
 
+def _on_line(box: Box, line: Box) -> bool:
+    """True when `box` lies in the rows of `line` (it overlaps it, sharing at least half
+    the height of the lower of the two), not merely grazing its top or bottom edge."""
+    if not box.intersects(line):
+        return False
+    shared = min(box.y1, line.y1) - max(box.y, line.y)
+    return shared >= 0.5 * min(box.h, line.h)
+
+
 def _plausible(word: _Word, flat_lines: list[Box], max_height: int = 48) -> bool:
     """Keep a Tesseract word unless it looks like a misreading of texture or speckle.
 
@@ -668,11 +677,12 @@ def _plausible(word: _Word, flat_lines: list[Box], max_height: int = 48) -> bool
     around it (the text network gives such a line its own box): dropped. Other words on
     a pixel-found line over a flat background are kept; elsewhere (where Tesseract reads
     letters into speckle and textures) a word needs 3+ letters or digits at confidence
-    >= 50, or 2+ at >= 80.
+    >= 50, or 2+ at >= 80. A word that only grazes such a line (a "word" read in the
+    speckle just above a line at the sector's edge) is not on it.
     """
     if word.box.h > max_height:
         return False
-    if any(word.box.intersects(b) for b in flat_lines):
+    if any(_on_line(word.box, b) for b in flat_lines):
         return True
     n = sum(c.isalnum() for c in word.text)
     conf = word.box.confidence or 0.0
@@ -680,11 +690,11 @@ def _plausible(word: _Word, flat_lines: list[Box], max_height: int = 48) -> bool
 
 
 def _split_on(boxes: Iterable[Box], lines: list[Box]) -> tuple[list[Box], list[Box]]:
-    """`boxes` that touch one of `lines`, and the others."""
+    """`boxes` that lie on one of `lines` (:func:`_on_line`), and the others."""
     on: list[Box] = []
     off: list[Box] = []
     for b in boxes:
-        (on if any(b.intersects(t) for t in lines) else off).append(b)
+        (on if any(_on_line(b, t) for t in lines) else off).append(b)
     return on, off
 
 
