@@ -422,6 +422,7 @@ def test_scorer_perfect_and_empty_redaction(tmp_path: Path) -> None:
     full = score_detection.score(FIXTURES, tmp_path / "full", truth)
     assert full.boxes == len(truth["files"]["us_008.dcm"]["boxes"])
     assert full.recall == 1.0
+    assert full.legible_failures is None and full.legible_recall is None  # not asked for
     # Pixel mode counts changed pixels only (black fill on black stays unchanged).
     assert 0.5 <= full.over_redaction < 3.0
 
