@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,55 @@ def test_scan_textnet_switch() -> None:
     sources_off = {b["source"] for b in json.loads(off.stdout)["boxes"]}
     assert "textnet" in sources_on
     assert "textnet" not in sources_off and sources_off <= {"ocr"}
+
+
+def _run_into_closed_pipe(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with standard output a pipe whose reader has already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write fails (EPIPE) from the first: nothing races
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "dctredact", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.slow
+def test_closed_stdout_stops_the_run_and_says_so(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.dcm", "b.dcm", "c.dcm"):
+        (src / name).write_bytes(Path(jpeg_file()).read_bytes())
+    out = tmp_path / "out"
+    args = ["redact", str(src), "-o", str(out), "--box", "0,0,10,10", "--no-ocr", "--json"]
+    proc = _run_into_closed_pipe(args)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "standard output was closed: stopped after 1 of 3 file(s)" in proc.stderr
+    # What was written is whole and in the report; a rerun finishes the batch.
+    report = [json.loads(line) for line in (out / "dctredact-report.jsonl").open()]
+    written = sorted(p.name for p in out.glob("*.dcm"))
+    assert written == sorted(Path(r["output"]).name for r in report)
+    for name in written:
+        assert pydicom.dcmread(out / name).pixel_array.shape
+    again = subprocess.run(
+        [sys.executable, "-m", "dctredact", *args], capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.glob("*.dcm")) == ["a.dcm", "b.dcm", "c.dcm"]
+
+
+@pytest.mark.slow
+def test_closed_stdout_stops_scan(tmp_path: Path) -> None:
+    for json_flag in ([], ["--json"]):
+        proc = _run_into_closed_pipe(
+            ["scan", jpeg_file(), "--box", "0,0,10,10", "--no-ocr", *json_flag]
+        )
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        assert "standard output was closed: stopped after 0 of 1 file(s)" in proc.stderr

@@ -42,6 +42,34 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+class StdoutClosed(Exception):
+    """Standard output was closed by its reader (``dctredact ... --json | head``)."""
+
+
+def _out(line: str) -> None:
+    """Print `line` on standard output now (a reader sees each record as it comes).
+
+    A closed pipe raises :class:`StdoutClosed`, for the command to stop and say so on
+    stderr; standard output is pointed at the null device first, so that nothing else
+    (the final flush) fails on it.
+    """
+    try:
+        typer.echo(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        raise StdoutClosed from None
+
+
+def _stdout_closed(done: int, total: int, hint: str = "") -> NoReturn:
+    """Say on stderr that standard output was closed after `done` files; exit 1."""
+    _err(f"error: standard output was closed: stopped after {done} of {total} file(s){hint}")
+    raise typer.Exit(EXIT_FAILED)
+
+
 def _boxes(values: list[str] | None) -> list[Box]:
     try:
         return [parse_box(v) for v in values or []]
@@ -527,7 +555,7 @@ def _run_with_progress(
                 writer.write(record)
             new_records.append(record)
             if json_out:
-                typer.echo(json.dumps(record, sort_keys=True))
+                _out(json.dumps(record, sort_keys=True))
             if outcome == "failed":
                 counts["failed"] += 1
                 emit(f"FAILED {record['input']}: {record.get('error')}")
@@ -552,6 +580,13 @@ def _run_with_progress(
         except DctRedactError as exc:
             _err(f"error: {exc}")
             raise typer.Exit(EXIT_FAILED) from None
+        except StdoutClosed:
+            # Like a pipe's reader going away mid-run: the files written are whole (each
+            # is written atomically) and the report lists them, so a rerun resumes.
+            hint = "; every file written is complete"
+            if report is not None:
+                hint += f" and listed in {report} (rerun to resume)"
+            _stdout_closed(len(new_records), len(job_list), hint)
         finally:
             if writer is not None:
                 writer.close()
@@ -611,24 +646,33 @@ def scan(
 
     detectors = _detectors(settings)
     failed = 0
-    for src, _ in _inputs(inputs):
+    sources = _inputs(inputs)
+    for done, (src, _) in enumerate(sources):
         try:
             record = api.scan_file(src, settings.boxes, detectors, keep_text=report_text)
         except DctRedactError as exc:
             failed += 1
             record = {"input": str(src), "outcome": "failed", "error": exc.reason}
             _err(f"FAILED {exc}")
-        if json_out:
-            typer.echo(json.dumps(record))
-        elif record.get("outcome") != "failed":
-            frame_boxes = record["frame_boxes"]
-            typer.echo(
-                f"{src}: {len(record['boxes'])} box(es) on every frame, "
-                f"{sum(len(v) for v in frame_boxes.values())} on single frames"
-            )
-            for b in record["boxes"]:
-                typer.echo(f"  {b['x']},{b['y']},{b['w']},{b['h']}  {b['source']}")
+        try:
+            _print_scan(src, record, json_out)
+        except StdoutClosed:
+            _stdout_closed(done, len(sources))
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _print_scan(src: Path, record: dict[str, Any], json_out: bool) -> None:
+    """Print what :func:`scan` found in one file (a JSON record, or lines of boxes)."""
+    if json_out:
+        _out(json.dumps(record))
+    elif record.get("outcome") != "failed":
+        frame_boxes = record["frame_boxes"]
+        _out(
+            f"{src}: {len(record['boxes'])} box(es) on every frame, "
+            f"{sum(len(v) for v in frame_boxes.values())} on single frames"
+        )
+        for b in record["boxes"]:
+            _out(f"  {b['x']},{b['y']},{b['w']},{b['h']}  {b['source']}")
 
 
 @app.command()
@@ -671,7 +715,7 @@ def verify(
     by_output = {record_key(r["output"]): r for r in records.values() if r.get("output")}
     explicit = _boxes(box)
     failed = 0
-    for src, dst in pairs:
+    for done, (src, dst) in enumerate(pairs):
         record = records.get(record_key(src)) or by_output.get(record_key(dst))
         if not dst.exists():
             if record and record.get("outcome") in ("failed", "skipped"):
@@ -687,7 +731,10 @@ def verify(
         use_fill = fill or Fill((record or {}).get("fill") or "black")
         result = verify_file(src, dst, boxes=every, frame_boxes=frames, fill=use_fill, ocr=ocr)
         if json_out:
-            typer.echo(json.dumps(result.to_json()))
+            try:
+                _out(json.dumps(result.to_json()))
+            except StdoutClosed:
+                _stdout_closed(done, len(pairs))
         if result.ok:
             _err(f"ok     {dst}")
         else:
@@ -744,9 +791,12 @@ def check(
     _detectors(options.settings)
     results = chk.run_check(fixtures, expectations, options, residual=residual)
     failed = 0
-    for r in results:
+    for done, r in enumerate(results):
         if json_out:
-            typer.echo(json.dumps(r.to_json()))
+            try:
+                _out(json.dumps(r.to_json()))
+            except StdoutClosed:
+                _stdout_closed(done, len(results))
         if r.ok:
             _err(f"ok   {r.name}")
             continue
