@@ -14,7 +14,7 @@ import numpy as np
 
 from ..geometry import FrameGeometry
 from . import _entropy
-from .codec import Coefficients
+from .codec import Coefficients, symbol_counts
 from .huffman import optimal_table
 from .stream import HuffmanTable
 
@@ -107,9 +107,7 @@ def build_stream(
                 )
             )
         args = (geometry.mcus_wide, geometry.mcus_high, restart_interval)
-        dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
-        dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
-        ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
+        dc_freq, ac_freq = symbol_counts(layout, args)
         tables: list[HuffmanTable] = []
         dc_t: list[tuple[bytes, bytes] | None] = [None] * 4
         ac_t: list[tuple[bytes, bytes] | None] = [None] * 4

@@ -13,6 +13,7 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -241,6 +242,24 @@ def _codes_every_symbol(
     return True
 
 
+def symbol_counts(
+    layout: Sequence[tuple[Any, int, int, int, int, int, int, int, int]],
+    args: tuple[int, int, int],
+    *,
+    dc_only: bool = False,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """How often each Huffman symbol occurs in a scan, per table: (DC, AC), 4 x 256 each.
+
+    `layout` and `args` (MCUs wide, MCUs high, restart interval) are those of
+    ``_entropy.encode_scan``. With `dc_only` the AC counts are left at zero (cheaper).
+    """
+    dc_counts, ac_counts = _entropy.count_symbols(layout, *args, dc_only)
+    return (
+        np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256),
+        np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256),
+    )
+
+
 def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]:
     """Write `stream` with its entropy-coded data re-emitted from `coefs`.
 
@@ -271,8 +290,7 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
             # what the original tables may not code (a fill far from its neighbours),
             # and counting them alone is cheap. Only the DC tables that miss a symbol
             # are rebuilt; the AC tables stay, and all blocks are re-coded with them.
-            dc_counts, _ = _entropy.count_symbols(layout, *args, True)
-            dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
+            dc_freq, _ = symbol_counts(layout, args, dc_only=True)
             dc_tables: list[HuffmanTable | None] = list(scan.dc_tables)
             rebuilt: list[HuffmanTable] = []
             if not _codes_every_symbol(scan.dc_tables, dc_freq, dc_ids):
@@ -290,9 +308,7 @@ def encode_stream(stream: JpegStream, coefs: Coefficients) -> tuple[bytes, bool]
             if entropy is None:
                 # An AC symbol the tables lack (an AC table without EOB, say): count
                 # everything and write optimal tables for both classes.
-                dc_counts, ac_counts = _entropy.count_symbols(layout, *args)
-                dc_freq = np.frombuffer(dc_counts, dtype=np.int64).reshape(4, 256)
-                ac_freq = np.frombuffer(ac_counts, dtype=np.int64).reshape(4, 256)
+                dc_freq, ac_freq = symbol_counts(layout, args)
                 ac_tables: list[HuffmanTable | None] = [None] * 4
                 dc_tables = [None] * 4
                 for tid in dc_ids:
