@@ -387,9 +387,29 @@ def base_dataset(rng: random.Random, sop_class: str, seed: int, index: int) -> D
     return ds
 
 
-def encode(ds: Dataset, frames: list[np.ndarray], mode: str) -> str:
+def to_gray(frame: np.ndarray, gray_from: str = "luma") -> np.ndarray:
+    """One gray plane of an RGB frame: ITU-R BT.601 luminance, or the channels' maximum.
+
+    Luminance is what a conversion to gray gives (PIL's ``convert("L")``, the Y of
+    YCbCr). The maximum (``gray_from="max"``, used before 2026-12-01) is kept to remake
+    older sets: it keeps bright text of any hue bright, but turns the dark text that
+    :func:`colour_for` picks for light backgrounds into light gray (dark blue
+    (20, 30, 120) becomes 120), so on a textured screen the text took the texture's own
+    mean gray: not the contrasting text the colour was chosen for, and not what a
+    device's conversion to gray does.
+    """
+    if frame.ndim == 2:
+        return frame
+    if gray_from == "max":
+        return frame.max(axis=2)
+    y = frame.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def encode(ds: Dataset, frames: list[np.ndarray], mode: str, gray_from: str = "luma") -> str:
     """Store `frames` in `ds` as JPEG Baseline (mode 420/422/444/gray) or uncompressed
-    (mode raw-rgb / raw-gray / raw-gray16). Returns the sampling label."""
+    (mode raw-rgb / raw-gray / raw-gray16). Returns the sampling label. Gray modes take
+    the frames' gray by :func:`to_gray` with `gray_from`."""
     rows, cols = frames[0].shape[:2]
     ds.Rows, ds.Columns = rows, cols
     if len(frames) > 1:
@@ -397,7 +417,7 @@ def encode(ds: Dataset, frames: list[np.ndarray], mode: str) -> str:
         ds.FrameTime = 40
     gray = mode in ("gray", "raw-gray", "raw-gray16")
     if gray:
-        frames = [f.max(axis=2) if f.ndim == 3 else f for f in frames]
+        frames = [to_gray(f, gray_from) for f in frames]
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"
     else:
@@ -442,6 +462,7 @@ def generate(
     cine_frames: int = 10,
     cines: int = 1,
     modes: list[str] | None = None,
+    gray_from: str = "luma",
 ) -> dict[str, Any]:
     """Write `count` single-frame files plus `cines` cines to `out`; return the ground truth.
 
@@ -459,10 +480,12 @@ def generate(
         Frames per cine and number of cines.
     modes : list of str, optional
         Encodings to cycle through (default: JPEG 420/422/444/gray and raw-rgb/raw-gray).
+    gray_from : {"luma", "max"}
+        How gray images are made from the rendered RGB (:func:`to_gray`).
     """
     out.mkdir(parents=True, exist_ok=True)
     modes = modes or ["420", "raw-rgb", "422", "444", "gray", "raw-gray", "raw-gray16"]
-    truth: dict[str, Any] = {"version": 1, "seed": seed, "files": {}}
+    truth: dict[str, Any] = {"version": 1, "seed": seed, "gray_from": gray_from, "files": {}}
     for i in range(count + cines):
         rng = random.Random(f"{seed}-{i}")
         nrng = np.random.default_rng([seed, i])
@@ -478,7 +501,7 @@ def generate(
             frames, items = [canvas.render()], canvas.items
             name, sop = f"{kind}_{i:03d}.dcm", US_SOP if kind == "us" else SC_SOP
         ds = base_dataset(rng, sop, seed, i)
-        sampling = encode(ds, frames, mode)
+        sampling = encode(ds, frames, mode, gray_from)
         ds.save_as(out / name, enforce_file_format=True)
         truth["files"][name] = {
             "kind": name.split("_")[0],
@@ -508,9 +531,18 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma list of encodings: 420,422,444,gray,raw-rgb,raw-gray,raw-gray16",
     )
+    p.add_argument(
+        "--gray-from",
+        choices=("luma", "max"),
+        default="luma",
+        help="gray images from the RGB's luminance, or its channels' maximum (sets "
+        "made before 2026-12-01)",
+    )
     a = p.parse_args(argv)
     modes = [m for m in a.modes.split(",") if m] or None
-    truth = generate(a.out, a.count, a.seed, a.rows, a.cols, a.cine_frames, a.cines, modes)
+    truth = generate(
+        a.out, a.count, a.seed, a.rows, a.cols, a.cine_frames, a.cines, modes, a.gray_from
+    )
     n = sum(len(f["boxes"]) for f in truth["files"].values())
     print(f"wrote {len(truth['files'])} files, {n} boxes to {a.out}")
     return 0
