@@ -96,3 +96,24 @@ def test_yellow_line_does_not_grow_over_gray_speckle_beside_it() -> None:
     seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
     grown = grow_to_line(np.asarray(im), seed)
     assert grown.h <= seed.h + 2 and grown.x >= 118 - 2 * seed.h
+
+
+def test_a_box_across_texture_does_not_grow_in_height() -> None:
+    """A box that cannot grow sideways (here: as wide as the frame) does not grow in
+    height over texture either: the rows above and below hold as much of the text's
+    colour as rows further away. (In a generated cine, a block of three overlay lines
+    over speckle grew by half its height above and below, to 300 x 90 px; seed 57.)"""
+    rng = np.random.default_rng(7)
+    speckle = rng.integers(0, 256, (60, 200)).astype(np.uint8)
+    speckle = np.asarray(Image.fromarray(speckle).resize((200, 120), Image.Resampling.NEAREST))
+    im = Image.fromarray(np.repeat(speckle[:, :, None], 3, axis=2))
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default()
+    draw.text((80, 60), "DOE", fill=(255, 255, 255), font=font)
+    _, y0, _, y1 = draw.textbbox((80, 60), "DOE", font=font)
+    seed = Box(0, y0, 200, y1 - y0, "ocr")
+    assert grow_to_line(np.asarray(im), seed) == seed
+    # On a plain background a box cut through its glyphs still grows to their height.
+    frame, (lx0, ly0, lx1, ly1) = _line()
+    cut = Box(lx0, ly0 + 1, lx1 - lx0, ly1 - ly0 - 3, "ocr")
+    assert grow_to_line(frame, cut).h > cut.h

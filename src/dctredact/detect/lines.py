@@ -113,6 +113,38 @@ def _textured(
     return inside < 1.3 * max(around) + 0.02
 
 
+def _rows_textured(
+    rgb: npt.NDArray[np.uint8],
+    colour: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    b: Box,
+    x0: int,
+    x1: int,
+    top: int,
+    bottom: int,
+    tolerance: int,
+) -> bool:
+    """True when the rows a box would grow into hold no more of the text colour than rows
+    a line height further away: texture, not ascenders and descenders."""
+    rows = rgb.shape[0]
+
+    def density(ya: int, yb: int) -> float | None:
+        ya, yb = max(ya, 0), min(yb, rows)
+        if yb <= ya:
+            return None
+        return float(_text_coloured(rgb[ya:yb, x0:x1], colour, background, tolerance).mean())
+
+    added = [d for d in (density(top, b.y), density(b.y1, bottom)) if d is not None]
+    around = [
+        d
+        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
+        if d is not None
+    ]
+    if not added or not around:
+        return False
+    return max(added) < 1.3 * max(around) + 0.02
+
+
 def grow_to_line(
     frame: U8,
     box: Box,
@@ -161,6 +193,10 @@ def grow_to_line(
     cols_band = band[:, x0:x1].sum(axis=1) >= 2
     top, bottom = _runs_extend(cols_band, b.y - y0, b.y1 - y0, gap=1)
     top, bottom = max(top, b.y - y0 - pad), min(bottom, b.y1 - y0 + pad)
+    if (top, bottom) != (b.y - y0, b.y1 - y0) and _rows_textured(
+        rgb, colour, background, b, x0, x1, top + y0, bottom + y0, tolerance
+    ):
+        top, bottom = b.y - y0, b.y1 - y0  # texture above and below: not in height
     grown = Box(x0, y0 + top, x1 - x0, bottom - top, box.source, box.confidence)
     return grown.union(box).clip(cols, rows)
 
