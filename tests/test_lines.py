@@ -117,3 +117,21 @@ def test_a_box_across_texture_does_not_grow_in_height() -> None:
     frame, (lx0, ly0, lx1, ly1) = _line()
     cut = Box(lx0, ly0 + 1, lx1 - lx0, ly1 - ly0 - 3, "ocr")
     assert grow_to_line(frame, cut).h > cut.h
+
+
+def test_text_colour_of_a_loose_box_is_the_text_not_the_background() -> None:
+    """Small text is under 15 % of a loose box: its colour must still be the glyphs',
+    not the background's noise (following a near-black "text colour", a frame counter's
+    box grew across a generated cine's whole width, 640 x 36 px in every frame; seed 61)."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 12, size=(60, 300, 3), dtype=np.uint8)  # black, with noise
+    frame[20:44, :120] = rng.integers(60, 200, size=(24, 120, 1), dtype=np.uint8)  # speckle
+    im = Image.fromarray(frame)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default()
+    draw.text((200, 26), "Fr 1/10", fill=(255, 255, 255), font=font)
+    x0, y0, x1, y1 = draw.textbbox((200, 26), "Fr 1/10", font=font)
+    loose = Box(x0 - 8, y0 - 8, x1 - x0 + 16, y1 - y0 + 16, "ocr")
+    grown = grow_to_line(np.asarray(im), loose)
+    assert grown.x >= loose.x - 2 * loose.h and grown.x1 <= 300
+    assert grown.w <= loose.w + 4 * loose.h

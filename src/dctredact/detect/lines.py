@@ -175,7 +175,9 @@ def grow_to_line(
     distance = np.abs(region - background).max(axis=1)
     if distance.max() < 32:
         return box  # no contrasting stroke inside: nothing to follow
-    strokes = region[distance >= np.percentile(distance, 85)]
+    # The strokes: the most distant 15 % of the box, and at least half as far from the
+    # background as the farthest pixel (in a loose box, small text is under 15 % of it).
+    strokes = region[distance >= max(np.percentile(distance, 85), distance.max() / 2)]
     colour = np.median(strokes, axis=0)
     pad = max(1, int(b.h * rise))
     y0, y1 = max(0, b.y - pad), min(rows, b.y1 + pad)
