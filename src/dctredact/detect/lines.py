@@ -184,14 +184,16 @@ def grow_to_line(
     band = _text_coloured(rgb[y0:y1], colour, background, tolerance)
     line = band[b.y - y0 : b.y1 - y0]
     x0, x1 = _runs_extend(np.any(line, axis=0), b.x, b.x1, gap=max(3, int(b.h * gap)))
-    if (x1 - x0) > max_ratio * b.h or line[:, x0:x1].mean() > max_fill:
-        return box
     if (x0, x1) != (b.x, b.x1) and _textured(rgb, colour, background, b, x0, x1, tolerance):
         # On texture the colour run says little about where the line ends: grow by at
-        # most `textured_reach` line heights each side, and not in height.
+        # most `textured_reach` line heights each side, and not in height. (Also where
+        # the texture is mostly of the text's colour: a line running from a sector's
+        # black margin into speckle of its own gray goes on under the speckle.)
         reach = round(textured_reach * b.h)
         x0, x1 = max(x0, b.x - reach), min(x1, b.x1 + reach)
         return Box(x0, b.y, x1 - x0, b.h, box.source, box.confidence).union(box).clip(cols, rows)
+    if (x1 - x0) > max_ratio * b.h or line[:, x0:x1].mean() > max_fill:
+        return box
     cols_band = band[:, x0:x1].sum(axis=1) >= 2
     top, bottom = _runs_extend(cols_band, b.y - y0, b.y1 - y0, gap=1)
     top, bottom = max(top, b.y - y0 - pad), min(bottom, b.y1 - y0 + pad)
