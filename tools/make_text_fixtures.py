@@ -398,6 +398,8 @@ def to_gray(frame: np.ndarray, gray_from: str = "luma") -> np.ndarray:
     mean gray: not the contrasting text the colour was chosen for, and not what a
     device's conversion to gray does.
     """
+    if gray_from not in ("luma", "max"):
+        raise ValueError(f"gray_from must be 'luma' or 'max', not {gray_from!r}")
     if frame.ndim == 2:
         return frame
     if gray_from == "max":

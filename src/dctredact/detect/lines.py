@@ -11,6 +11,8 @@ coverage from about 75 % to about 99 %, at the cost of more redacted area.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
@@ -75,6 +77,22 @@ def _text_coloured(
     return np.asarray((to_text <= tolerance) | edge)
 
 
+def _no_denser_than_around(
+    density: Callable[[int, int], float | None], b: Box, near: list[float | None]
+) -> bool:
+    """True when no density in `near` is clearly above the text colour's density a line
+    height above and below `b` (``density(y0, y1)`` of those rows; None: no such rows)."""
+    around = [
+        d
+        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
+        if d is not None
+    ]
+    found = [d for d in near if d is not None]
+    if not found or not around:
+        return False
+    return max(found) < 1.3 * max(around) + 0.02
+
+
 def _textured(
     rgb: npt.NDArray[np.uint8],
     colour: npt.NDArray[np.float64],
@@ -102,15 +120,7 @@ def _textured(
         ext[b.x - x0 : b.x1 - x0] = False  # only the columns the growth added
         return float(near[:, ext].mean()) if ext.any() else None
 
-    inside = density(b.y, b.y1)
-    around = [
-        d
-        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
-        if d is not None
-    ]
-    if inside is None or not around:
-        return False
-    return inside < 1.3 * max(around) + 0.02
+    return _no_denser_than_around(density, b, [density(b.y, b.y1)])
 
 
 def _rows_textured(
@@ -134,15 +144,7 @@ def _rows_textured(
             return None
         return float(_text_coloured(rgb[ya:yb, x0:x1], colour, background, tolerance).mean())
 
-    added = [d for d in (density(top, b.y), density(b.y1, bottom)) if d is not None]
-    around = [
-        d
-        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
-        if d is not None
-    ]
-    if not added or not around:
-        return False
-    return max(added) < 1.3 * max(around) + 0.02
+    return _no_denser_than_around(density, b, [density(top, b.y), density(b.y1, bottom)])
 
 
 def grow_to_line(
