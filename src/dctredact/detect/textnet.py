@@ -79,13 +79,6 @@ def _cover(boxes: list[Box], rows: int, cols: int) -> float:
 MAP_LINE_MAX_HEIGHT = 48
 
 
-#: When the 1.5x pass marks a textured frame as lines of text, its regions at least this
-#: fraction of the frame wide are taken for the texture's rows and dropped; narrower
-#: line-shaped ones are kept (generated screens with rows of blobs: 3 lines found for
-#: 0.02 more over-redaction over twelve sets; docs/detection.md).
-FINE_ROW_WIDTH = 0.6
-
-
 def flat_strokes(frame: U8) -> U8:
     """White where a pixel lies in a run of three identical pixels, across or down.
 
@@ -254,10 +247,9 @@ class TextNet:
         sees it; :meth:`boxes_chroma` finds coloured text over gray content. The finer
         scale finds small text of low contrast on texture that the usual scale misses
         (measured on generated fixtures: 13 of 48 missed lines found, for 19 % more
-        detection time in all, 35 % more wall time of a 2-process batch). When its boxes
-        cover more than half the frame and more than twice what the other passes cover (a
-        texture taken for text), only its line-shaped boxes narrower than
-        :data:`FINE_ROW_WIDTH` of the frame are kept. With :attr:`flat`, the map of
+        detection time in all, 35 % more wall time of a 2-process batch); its boxes are
+        dropped when they cover more than half the frame and more than twice what the
+        other passes cover (a texture taken for text). With :attr:`flat`, the map of
         exactly flat pixels inside textured parts of the frame (:func:`flat_text_map`) is
         read too, and its line-shaped boxes kept: flat-coloured text over texture of its
         own brightness, which no other pass answers to (uncompressed images; measured in
@@ -279,12 +271,10 @@ class TextNet:
             rows, cols = frame.shape[:2]
             fine = self.boxes(frame, scale=self.scale_for(rows, cols) * self.fine)
             # On some coarse textures (rows of blobs) the finer scale marks the whole
-            # frame as lines of text. Then its rows across the frame are the texture's;
-            # its shorter line-shaped regions may still be text standing out from it.
+            # frame as lines of text; then its answer is the texture's, and the passes at
+            # the usual scale stand alone.
             if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
                 found += fine
-            else:
-                found += [b for b in fine if b.h <= b.w < FINE_ROW_WIDTH * cols]
         if self.flat:
             found += self.map_lines(flat_text_map(frame))
         return found
