@@ -39,6 +39,7 @@ TRUTH = json.loads((FIXTURES / "ground_truth.json").read_text())
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 sys.path.insert(0, str(ROOT / "tools"))
+import make_text_fixtures  # noqa: E402
 import score_detection  # noqa: E402
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -493,3 +494,23 @@ def test_cine_still_map_needs_several_frames(monkeypatch: pytest.MonkeyPatch) ->
     assert calls == []
     OcrDetector()._detect_cine(frames[0], frames[1], iter(frames[2 : ocr.STILL_MIN_FRAMES]))
     assert calls == [1]
+
+
+def test_gray_fixtures_are_the_luminance_of_the_rendered_colours(tmp_path: Path) -> None:
+    # Dark blue text (picked to contrast with a light background) stays dark in a gray
+    # image; the channels' maximum (sets made before 2026-12-01) made it 120, the mean
+    # gray of the generator's textured screens.
+    blue = np.array([[[20, 30, 120]]], np.uint8)
+    assert make_text_fixtures.to_gray(blue).item() == 37
+    assert make_text_fixtures.to_gray(blue, "max").item() == 120
+    with pytest.raises(ValueError, match="gray_from"):
+        make_text_fixtures.to_gray(blue, "mean")
+    # A gray file of a generated set is the luminance of the same set's RGB rendering.
+    args = ["--count", "1", "--cines", "0", "--seed", "5"]
+    rgb = generate_text_fixtures(tmp_path / "rgb", *args, "--modes", "raw-rgb")
+    gray = generate_text_fixtures(tmp_path / "gray", *args, "--modes", "raw-gray")
+    assert rgb["us_000.dcm"]["boxes"] == gray["us_000.dcm"]["boxes"]
+    colour = pydicom.dcmread(tmp_path / "rgb" / "us_000.dcm").pixel_array
+    plain = pydicom.dcmread(tmp_path / "gray" / "us_000.dcm").pixel_array
+    assert np.array_equal(plain, make_text_fixtures.to_gray(colour))
+    assert json.loads((tmp_path / "gray" / "ground_truth.json").read_text())["gray_from"] == "luma"
