@@ -309,3 +309,41 @@ def test_flat_map_is_black_outside_textured_parts_of_real_images() -> None:
         assert (textnet.flat_strokes(frame) == 255).mean() > 0.5
         assert net.boxes(textnet.flat_strokes(frame))
         assert net.boxes(textnet.flat_text_map(frame)) == []
+
+
+def test_periodic_texture_is_notched_out_and_the_text_found(tmp_path: Path) -> None:
+    # A generated screen (seed 69, 640x480) on a texture of repeating blobs: the network
+    # reads the rows of blobs as lines and no pass found "ID: 1106159" (28 px) or
+    # "2019-08-13" (24 px). With the texture's frequencies removed, they stand out.
+    files = generate_text_fixtures(
+        tmp_path, "--count", "24", "--cines", "0", "--seed", "69", "--rows", "480", "--cols", "640"
+    )
+    lines = [b for b in files["screen_023.dcm"]["boxes"] if b["size"] >= 24]
+    lines = [b for b in lines if b["color"] == "darkgray"]
+    assert len(lines) >= 2
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_023.dcm"))))
+    rows, cols = frame.shape[:2]
+    plain, share = textnet.remove_periodic_texture(frame)
+    assert share >= textnet.PERIODIC_MIN_SHARE
+    assert plain.shape == (rows, cols) and plain.dtype == np.uint8
+    without = TextNet(periodic=False).boxes_enhanced(frame)
+    found = TextNet().boxes_enhanced(frame)
+    for b in lines:
+        truth = Box(b["x"], b["y"], b["w"], b["h"])
+        assert coverage(truth, without, rows, cols) < 0.5
+        assert coverage(truth, found, rows, cols) >= 0.98
+    assert textnet._cover(found, rows, cols) < 0.5
+
+
+def test_no_periodic_texture_in_speckle_or_a_plain_frame() -> None:
+    rng = np.random.default_rng(2)
+    speckle = (rng.rayleigh(40, size=(240, 320))).clip(0, 255).astype(np.uint8)
+    plain = np.full((240, 320), 30, np.uint8)
+    for frame in (speckle, plain):
+        _, share = textnet.remove_periodic_texture(frame)
+        assert share < textnet.PERIODIC_MIN_SHARE
+    # A texture of repeating blobs is periodic, and removing it leaves little contrast.
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float64)
+    blobs = (128 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.uint8)
+    _, share = textnet.remove_periodic_texture(blobs)
+    assert share > 0.5
