@@ -22,6 +22,18 @@ def _line(background: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, 
     return np.asarray(im), (x0, y0, x1, y1)
 
 
+def _doe_on_speckle(width: int, x: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """White "DOE" at (x, 60) on coarse gray speckle 120 px high; the frame and its bbox."""
+    rng = np.random.default_rng(7)
+    speckle = rng.integers(0, 256, (60, 200)).astype(np.uint8)
+    speckle = np.asarray(Image.fromarray(speckle).resize((width, 120), Image.Resampling.NEAREST))
+    im = Image.fromarray(np.repeat(speckle[:, :, None], 3, axis=2))
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default()
+    draw.text((x, 60), "DOE", fill=(255, 255, 255), font=font)
+    return np.asarray(im), draw.textbbox((x, 60), "DOE", font=font)
+
+
 def test_a_word_box_grows_to_the_whole_line() -> None:
     frame, (x0, y0, x1, y1) = _line()
     seed = Box(x0, y0, 20, y1 - y0, "ocr")  # only the first word
@@ -51,16 +63,9 @@ def test_growth_on_texture_is_bounded() -> None:
     # Coarse gray speckle: white text's colour is as common above and below the line as
     # beside it, so the box grows at most 2 line heights sideways, not in height.
     # (Unbounded, it grows to (0, 58, 190, 16) here.)
-    rng = np.random.default_rng(7)
-    speckle = rng.integers(0, 256, (60, 200)).astype(np.uint8)
-    speckle = np.asarray(Image.fromarray(speckle).resize((400, 120), Image.Resampling.NEAREST))
-    im = Image.fromarray(np.repeat(speckle[:, :, None], 3, axis=2))
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    draw.text((150, 60), "DOE", fill=(255, 255, 255), font=font)
-    x0, y0, x1, y1 = draw.textbbox((150, 60), "DOE", font=font)
+    frame, (x0, y0, x1, y1) = _doe_on_speckle(400, 150)
     seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
-    grown = grow_to_line(np.asarray(im), seed)
+    grown = grow_to_line(frame, seed)
     assert grown.y == seed.y and grown.h == seed.h
     assert grown.x >= seed.x - 2 * seed.h and grown.x1 <= seed.x1 + 2 * seed.h
     # The same word on a plain background still grows to its whole line.
@@ -103,16 +108,9 @@ def test_a_box_across_texture_does_not_grow_in_height() -> None:
     height over texture either: the rows above and below hold as much of the text's
     colour as rows further away. (In a generated cine, a block of three overlay lines
     over speckle grew by half its height above and below, to 300 x 90 px; seed 57.)"""
-    rng = np.random.default_rng(7)
-    speckle = rng.integers(0, 256, (60, 200)).astype(np.uint8)
-    speckle = np.asarray(Image.fromarray(speckle).resize((200, 120), Image.Resampling.NEAREST))
-    im = Image.fromarray(np.repeat(speckle[:, :, None], 3, axis=2))
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    draw.text((80, 60), "DOE", fill=(255, 255, 255), font=font)
-    _, y0, _, y1 = draw.textbbox((80, 60), "DOE", font=font)
+    frame, (_, y0, _, y1) = _doe_on_speckle(200, 80)
     seed = Box(0, y0, 200, y1 - y0, "ocr")
-    assert grow_to_line(np.asarray(im), seed) == seed
+    assert grow_to_line(frame, seed) == seed
     # On a plain background a box cut through its glyphs still grows to their height.
     frame, (lx0, ly0, lx1, ly1) = _line()
     cut = Box(lx0, ly0 + 1, lx1 - lx0, ly1 - ly0 - 3, "ocr")

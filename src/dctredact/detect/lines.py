@@ -11,8 +11,6 @@ coverage from about 75 % to about 99 %, at the cost of more redacted area.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
@@ -77,74 +75,42 @@ def _text_coloured(
     return np.asarray((to_text <= tolerance) | edge)
 
 
-def _no_denser_than_around(
-    density: Callable[[int, int], float | None], b: Box, near: list[float | None]
-) -> bool:
-    """True when no density in `near` is clearly above the text colour's density a line
-    height above and below `b` (``density(y0, y1)`` of those rows; None: no such rows)."""
-    around = [
-        d
-        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
-        if d is not None
-    ]
-    found = [d for d in near if d is not None]
-    if not found or not around:
-        return False
-    return max(found) < 1.3 * max(around) + 0.02
-
-
 def _textured(
     rgb: npt.NDArray[np.uint8],
     colour: npt.NDArray[np.float64],
     background: npt.NDArray[np.float64],
-    b: Box,
-    x0: int,
-    x1: int,
     tolerance: int,
+    b: Box,
+    columns: npt.NDArray[np.intp],
+    spans: list[tuple[int, int]],
 ) -> bool:
-    """True when the text colour is as common away from the line as in its extension.
+    """True when the text colour is as common a line height away from `b` as where `b`
+    would grow: texture or speckle, not more of the line.
 
     Text on a plain background has its colour only in its own rows; on texture or
     speckle the same colour is everywhere, and following it would swallow the image.
-    The extension's density of text-coloured pixels is compared with the density a
-    line height above and below it.
+    Over `columns`, the density of text-coloured pixels in each row span of `spans`
+    (``(y0, y1)``: the growth's new columns beside the line, or its new rows above and
+    below it) is compared with the density a line height above and below `b`.
     """
     rows = rgb.shape[0]
 
     def density(ya: int, yb: int) -> float | None:
         ya, yb = max(ya, 0), min(yb, rows)
-        if yb <= ya:
+        if yb <= ya or not len(columns):
             return None
-        near = _text_coloured(rgb[ya:yb, x0:x1], colour, background, tolerance)
-        ext = np.ones(x1 - x0, dtype=bool)
-        ext[b.x - x0 : b.x1 - x0] = False  # only the columns the growth added
-        return float(near[:, ext].mean()) if ext.any() else None
+        near = _text_coloured(rgb[ya:yb, columns], colour, background, tolerance)
+        return float(near.mean())
 
-    return _no_denser_than_around(density, b, [density(b.y, b.y1)])
-
-
-def _rows_textured(
-    rgb: npt.NDArray[np.uint8],
-    colour: npt.NDArray[np.float64],
-    background: npt.NDArray[np.float64],
-    b: Box,
-    x0: int,
-    x1: int,
-    top: int,
-    bottom: int,
-    tolerance: int,
-) -> bool:
-    """True when the rows a box would grow into hold no more of the text colour than rows
-    a line height further away: texture, not ascenders and descenders."""
-    rows = rgb.shape[0]
-
-    def density(ya: int, yb: int) -> float | None:
-        ya, yb = max(ya, 0), min(yb, rows)
-        if yb <= ya:
-            return None
-        return float(_text_coloured(rgb[ya:yb, x0:x1], colour, background, tolerance).mean())
-
-    return _no_denser_than_around(density, b, [density(top, b.y), density(b.y1, bottom)])
+    around = [
+        d
+        for d in (density(b.y - 2 * b.h, b.y - b.h), density(b.y1 + b.h, b.y1 + 2 * b.h))
+        if d is not None
+    ]
+    grown = [d for d in (density(ya, yb) for ya, yb in spans) if d is not None]
+    if not grown or not around:
+        return False
+    return max(grown) < 1.3 * max(around) + 0.02
 
 
 def grow_to_line(
@@ -186,7 +152,8 @@ def grow_to_line(
     band = _text_coloured(rgb[y0:y1], colour, background, tolerance)
     line = band[b.y - y0 : b.y1 - y0]
     x0, x1 = _runs_extend(np.any(line, axis=0), b.x, b.x1, gap=max(3, int(b.h * gap)))
-    if (x0, x1) != (b.x, b.x1) and _textured(rgb, colour, background, b, x0, x1, tolerance):
+    added = np.r_[x0 : b.x, b.x1 : x1]  # only the columns the growth added
+    if len(added) and _textured(rgb, colour, background, tolerance, b, added, [(b.y, b.y1)]):
         # On texture the colour run says little about where the line ends: grow by at
         # most `textured_reach` line heights each side, and not in height. (Also where
         # the texture is mostly of the text's colour: a line running from a sector's
@@ -199,8 +166,9 @@ def grow_to_line(
     cols_band = band[:, x0:x1].sum(axis=1) >= 2
     top, bottom = _runs_extend(cols_band, b.y - y0, b.y1 - y0, gap=1)
     top, bottom = max(top, b.y - y0 - pad), min(bottom, b.y1 - y0 + pad)
-    if (top, bottom) != (b.y - y0, b.y1 - y0) and _rows_textured(
-        rgb, colour, background, b, x0, x1, top + y0, bottom + y0, tolerance
+    spans = [(y0 + top, b.y), (b.y1, y0 + bottom)]  # only the rows the growth added
+    if (top, bottom) != (b.y - y0, b.y1 - y0) and _textured(
+        rgb, colour, background, tolerance, b, np.arange(x0, x1), spans
     ):
         top, bottom = b.y - y0, b.y1 - y0  # texture above and below: not in height
     grown = Box(x0, y0 + top, x1 - x0, bottom - top, box.source, box.confidence)
