@@ -89,7 +89,9 @@ PERIODIC_MIN_SHARE = 0.2
 PERIODIC_MAX_SIDE = 1024
 
 
-def remove_periodic_texture(frame: U8, strength: float = 8.0) -> tuple[U8, float]:
+def remove_periodic_texture(
+    frame: U8, strength: float = 8.0, min_share: float = PERIODIC_MIN_SHARE
+) -> tuple[U8 | None, float]:
     """The frame's gray with a periodic background texture notched out of its spectrum.
 
     A texture of repeating blobs (a patterned window background, a halftone or moire)
@@ -102,10 +104,11 @@ def remove_periodic_texture(frame: U8, strength: float = 8.0) -> tuple[U8, float
 
     Returns
     -------
-    gray : ndarray of uint8
-        The filtered frame, stretched to 0..255.
+    gray : ndarray of uint8, or None
+        The filtered frame, stretched to 0..255; None when the peaks carry less than
+        `min_share` of the frame's variance (no periodic texture: nothing is filtered).
     share : float
-        The share of the frame's variance the removed frequencies carried (0: none).
+        The share of the frame's variance the peaks carry (0: no peak).
     """
     import cv2
 
@@ -123,10 +126,12 @@ def remove_periodic_texture(frame: U8, strength: float = 8.0) -> tuple[U8, float
     fx = np.abs(np.fft.fftfreq(cols))[None, :]
     peaks = (level > around + np.log(strength)) & (fy + fx > 0.02) & (fy < 0.2) & (fx < 0.2)
     if not peaks.any():
-        return np.ascontiguousarray(gray, dtype=np.uint8), 0.0
+        return None, 0.0
     energy = magnitude**2
     energy[0, 0] = 0.0  # the mean
     share = float(energy[peaks].sum() / max(float(energy.sum()), 1e-12))
+    if share < min_share:
+        return None, share
     spectrum[peaks] = 0
     out = np.real(np.fft.ifft2(spectrum))
     lo, hi = float(out.min()), float(out.max())
@@ -338,8 +343,8 @@ class TextNet:
         if self.flat:
             found += self.map_lines(flat_text_map(frame))
         if self.periodic and max(frame.shape[:2]) <= PERIODIC_MAX_SIDE:
-            plain, share = remove_periodic_texture(frame)
-            if share >= PERIODIC_MIN_SHARE:
+            plain, _ = remove_periodic_texture(frame)
+            if plain is not None:
                 found += self.boxes(plain)
         return found
 
