@@ -12,6 +12,7 @@ import enum
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -68,6 +69,15 @@ def _stdout_closed(done: int, total: int, hint: str = "") -> NoReturn:
     """Say on stderr that standard output was closed after `done` files; exit 1."""
     _err(f"error: standard output was closed: stopped after {done} of {total} file(s){hint}")
     raise typer.Exit(EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def _stop_if_stdout_closed(done: int, total: int) -> Iterator[None]:
+    """Turn :class:`StdoutClosed` in the block into :func:`_stdout_closed`."""
+    try:
+        yield
+    except StdoutClosed:
+        _stdout_closed(done, total)
 
 
 def _boxes(values: list[str] | None) -> list[Box]:
@@ -654,10 +664,8 @@ def scan(
             failed += 1
             record = {"input": str(src), "outcome": "failed", "error": exc.reason}
             _err(f"FAILED {exc}")
-        try:
+        with _stop_if_stdout_closed(done, len(sources)):
             _print_scan(src, record, json_out)
-        except StdoutClosed:
-            _stdout_closed(done, len(sources))
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -731,10 +739,8 @@ def verify(
         use_fill = fill or Fill((record or {}).get("fill") or "black")
         result = verify_file(src, dst, boxes=every, frame_boxes=frames, fill=use_fill, ocr=ocr)
         if json_out:
-            try:
+            with _stop_if_stdout_closed(done, len(pairs)):
                 _out(json.dumps(result.to_json()))
-            except StdoutClosed:
-                _stdout_closed(done, len(pairs))
         if result.ok:
             _err(f"ok     {dst}")
         else:
@@ -793,10 +799,8 @@ def check(
     failed = 0
     for done, r in enumerate(results):
         if json_out:
-            try:
+            with _stop_if_stdout_closed(done, len(results)):
                 _out(json.dumps(r.to_json()))
-            except StdoutClosed:
-                _stdout_closed(done, len(results))
         if r.ok:
             _err(f"ok   {r.name}")
             continue
