@@ -283,6 +283,25 @@ def test_find_lines_on_plain_background() -> None:
     assert text_candidates(np.asarray(img))
 
 
+def test_find_lines_keeps_stacked_lines_apart_across_specks() -> None:
+    # Three lines 5-6 px apart; two specks between the first two (JPEG ringing, a
+    # comma) join both. One box over all three would cover the image between and
+    # beside them: each line keeps its own box.
+    img = Image.new("L", (240, 80), 0)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 18)
+    for y, text in ((4, "DOB 18/10/1960"), (24, "Acc A342203"), (44, "C5-1 Abd")):
+        d.text((6, y), text, font=font, fill=220)
+    first, second = sorted((ln.box for ln in find_lines(np.asarray(img))), key=lambda b: b.y)[:2]
+    # Specks in the gap, one pixel from the glyphs above and below.
+    img.paste(200, (60, first.y1 + 1, 64, second.y - 1))
+    img.paste(200, (120, first.y1 + 1, 130, second.y - 1))
+    lines = [ln.box for ln in find_lines(np.asarray(img), split=True) if ln.box.w > 20]
+    assert max(ln.box.h for ln in find_lines(np.asarray(img))) > 26  # joined without `split`
+    assert len(lines) == 3, lines
+    assert all(b.h <= 26 for b in lines), lines
+
+
 # -- multi-frame ---------------------------------------------------------------------
 
 

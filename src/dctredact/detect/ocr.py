@@ -439,14 +439,53 @@ def _group_chars(
     for j in range(len(lines)):
         inside = (cy >= lines.y0[j]) & (cy < lines.y1[j]) & (cx >= lines.x0[j]) & (cx < lines.x1[j])
         members = [int(v) for v in idx[inside]]
-        if not members:
-            continue
-        x0 = int(c.x0[members].min())
-        y0 = int(c.y0[members].min())
-        x1 = int(c.x1[members].max())
-        y1 = int(c.y1[members].max())
-        out.append((Box(x0, y0, x1 - x0, y1 - y0, "ocr", None), members))
+        if members:
+            out.append((_members_box(c, members), members))
     return out
+
+
+def _members_box(c: Components, members: list[int]) -> Box:
+    """The bounding box of some components."""
+    x0, y0 = int(c.x0[members].min()), int(c.y0[members].min())
+    x1, y1 = int(c.x1[members].max()), int(c.y1[members].max())
+    return Box(x0, y0, x1 - x0, y1 - y0, "ocr", None)
+
+
+def _split_stacked(c: Components, members: list[int]) -> list[list[int]]:
+    """Lines stacked one above the other that small components joined, apart again.
+
+    Two lines a few pixels apart are bridged by the odd speck, comma or ringing
+    component between them, and one box then covers both lines and the image between
+    and beside them (three lines of a cine overlay, 15 px each, became one 63 px box).
+    The glyphs of one line share rows. Members of 0.6 to 1.6 times the median member
+    height spread their pixels evenly over their rows; rows with at least a quarter of
+    the busiest row's share are a line's, and when they fall into separate runs, each
+    run is a line and every member joins the run nearest its centre.
+    """
+    if len(members) < 2:
+        return [members]
+    m = np.asarray(members)
+    y0, y1 = c.y0[m], c.y1[m]
+    h = y1 - y0
+    ref = float(np.median(h))
+    top, bottom = int(y0.min()), int(y1.max())
+    if bottom - top <= 1.6 * ref:
+        return [members]
+    main = (h >= 0.6 * ref) & (h <= 1.6 * ref)
+    # Each member's pixels spread evenly over its rows: a line's rows carry many glyphs,
+    # the rows between two lines only the few components that bridge them.
+    weight = np.zeros(bottom - top, dtype=np.float64)
+    for a, b, n in zip(y0[main], y1[main], c.count[m][main], strict=True):
+        weight[int(a) - top : int(b) - top] += float(n) / max(int(b - a), 1)
+    rows = weight >= 0.25 * float(weight.max())
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], rows.view(np.int8), [0]))))
+    runs = edges.reshape(-1, 2) + top  # (start, end) of each run of covered rows
+    if len(runs) < 2:
+        return [members]
+    centre = (y0 + y1) / 2.0
+    dist = np.maximum(runs[None, :, 0] - centre[:, None], centre[:, None] - runs[None, :, 1])
+    which = np.argmin(dist, axis=1)
+    return [[int(v) for v in m[which == k]] for k in range(len(runs)) if (which == k).any()]
 
 
 def text_candidates(
@@ -501,13 +540,15 @@ def find_lines(
     exclude: npt.NDArray[np.bool_] | None = None,
     radius: int = 4,
     contrast: npt.NDArray[np.int16] | None = None,
+    split: bool = False,
 ) -> list[_Line]:
     """Candidate text lines from stroke pixels, with a flat-background flag each.
 
     Stroke pixels (:func:`ink_contrast` > `threshold`) are labelled into components;
     glyph-shaped ones are joined along rows into lines. A line is *flat* when the
     pixels around its strokes are smooth (annotation on a plain or gradient background)
-    rather than speckle or texture.
+    rather than speckle or texture. With `split`, lines stacked one above the other that
+    specks between them joined are split apart (:func:`_split_stacked`).
     """
     con = ink_contrast(frame, radius) if contrast is None else contrast
     comps, ink = _ink_components(con, threshold, exclude)
@@ -518,7 +559,15 @@ def find_lines(
     lo = (frame.min(axis=2) if frame.ndim == 3 else frame).astype(np.int16)
     rows, cols = ink.shape
     out = []
+    groups = []
     for box, members in _group_chars(comps, keep, (rows, cols)):
+        # Only a group of a line's height is split: a texture's blobs joined into one
+        # large group are no text, and their rows are no lines.
+        if split and min_height <= box.h <= max_height * 1.5:
+            groups += [(_members_box(comps, part), part) for part in _split_stacked(comps, members)]
+        else:
+            groups.append((box, members))
+    for box, members in groups:
         if not (min_height <= box.h <= max_height * 1.5) or box.w < 3:
             continue
         # Background roughness: mean step between horizontal neighbours off the strokes.
@@ -1257,8 +1306,16 @@ class OcrDetector:
         )
         con = _stroke_contrast(lo, hi_dark, 4)
         comps, _ = _ink_components(con, self.ink_threshold, planes=(lo, hi_dark))
+        # Split stacked lines: in the frames' minimum, JPEG ringing between the lines of
+        # an overlay block joins them (measured: -0.09 over-redaction on two generated
+        # sets, no line lost; on single frames the same split changed little on
+        # average and let some boxes grow over texture).
         lines = find_lines(
-            lo, threshold=self.ink_threshold, contrast=con, max_height=self.max_text_height
+            lo,
+            threshold=self.ink_threshold,
+            contrast=con,
+            max_height=self.max_text_height,
+            split=True,
         )
         # Outside the live image, static strokes are overlay: a line of 2+ glyphs is
         # kept whatever its background. Inside it (tissue that barely moves also leaves
