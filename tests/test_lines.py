@@ -153,3 +153,28 @@ def test_a_line_running_into_speckle_of_its_own_gray_goes_on_under_it() -> None:
     grown = grow_to_line(np.asarray(im), seed)
     assert grown.x1 >= 120 + seed.h  # under the speckle
     assert grown.x1 <= 120 + 2 * seed.h + 1 and grown.h == seed.h  # bounded, as on texture
+
+
+def test_a_line_does_not_grow_across_speckle_to_another_line() -> None:
+    """Two white lines at the same height, a sector of speckle between them. Over all
+    the new columns, the other line makes the growth denser in white than the speckle a
+    line height away, and the box grew across the sector to join it (a generated cine,
+    seed 76: 544 x 65 px in every frame). Walked outward step by step, the growth stops
+    a bounded reach into the speckle."""
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 12, size=(120, 460, 3), dtype=np.uint8)
+    sector = rng.integers(20, 110, size=(120, 60), dtype=np.uint8)
+    sector[rng.random((120, 60)) < 0.1] = 250  # bright specks
+    frame[:, 230:290] = sector[:, :, None]
+    im = Image.fromarray(frame)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 20)
+    draw.text((82, 50), "Gn 59 D 12cm", fill=(255, 255, 255), font=font)
+    other = draw.textbbox((82, 50), "Gn 59 D 12cm", font=font)  # ends at the sector
+    x0, y0, x1, y1 = draw.textbbox((298, 50), "MI 0.6", font=font)
+    draw.text((298, 50), "MI 0.6", fill=(255, 255, 255), font=font)
+    seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
+    grown = grow_to_line(np.asarray(im), seed)
+    assert 220 < other[2] <= 230
+    assert 230 - seed.h <= grown.x <= seed.x, grown  # into the sector, not across it
+    assert grown.x1 == seed.x1 and grown.h == seed.h
