@@ -378,3 +378,18 @@ def test_second_model_runs_on_the_plain_frame(monkeypatch: pytest.MonkeyPatch) -
     assert "tiny" not in models
     with pytest.raises(ValueError, match="unknown text detection model"):
         TextNet(second="huge")
+
+
+def test_second_model_keeps_small_lines_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On real images the tiny model's taller boxes were anatomy (a strip of surgical
+    # staples 380 x 88 px, cardiac tissue 176 x 49 px): only line-shaped boxes of small
+    # text are taken from it.
+    line = Box(10, 10, 60, 16, "textnet")
+    blobs = [Box(0, 40, 380, 88, "textnet"), Box(100, 20, 20, 30, "textnet")]
+
+    def fake(self: TextNet, frame: np.ndarray, **kw: object) -> list[Box]:
+        return [line, *blobs] if kw.get("model") == "tiny" else []
+
+    monkeypatch.setattr(TextNet, "boxes", fake)
+    found = TextNet(flat=False).boxes_enhanced(np.zeros((240, 320), np.uint8))
+    assert found == [line]

@@ -92,6 +92,12 @@ PERIODIC_MIN_SHARE = 0.2
 #: Frames larger than this on either side are not searched for a periodic texture.
 PERIODIC_MAX_SIDE = 1024
 
+#: Tallest box (frame pixels) kept from the second model (:attr:`TextNet.second`): it is
+#: there for small text (lines of 8-11 px it found measured 14-22 px tall with the
+#: unclip); on real images its taller boxes were anatomy (a 380 x 88 px strip of
+#: surgical staples, 176 x 49 px of cardiac tissue, colour Doppler 233 x 54 px).
+SECOND_MAX_HEIGHT = 32
+
 
 def remove_periodic_texture(
     frame: U8, strength: float = 8.0, min_share: float = PERIODIC_MIN_SHARE
@@ -264,7 +270,8 @@ class TextNet:
     second : str or None
         :meth:`boxes_enhanced` also runs this model on the frame (a second opinion: the
         tiny model, trained apart, finds some small text on texture the small one
-        misses); None: not.
+        misses) and keeps its line-shaped boxes up to :data:`SECOND_MAX_HEIGHT` tall;
+        None: not.
     """
 
     def __init__(
@@ -366,7 +373,11 @@ class TextNet:
             if plain is not None:
                 found += self.boxes(plain)
         if self.second is not None:
-            found += self.boxes(frame, model=self.second)
+            found += [
+                b
+                for b in self.boxes(frame, model=self.second)
+                if b.w >= b.h and b.h <= SECOND_MAX_HEIGHT
+            ]
         return found
 
     def map_lines(self, image: U8, *, max_side: int | None = None) -> list[Box]:
