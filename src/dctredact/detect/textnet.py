@@ -344,8 +344,10 @@ class TextNet:
         exactly flat pixels inside textured parts of the frame (:func:`flat_text_map`) is
         read too, and its line-shaped boxes kept: flat-coloured text over texture of its
         own brightness, which no other pass answers to (uncompressed images; measured in
-        docs/detection.md; 5-19 % more time for a batch of single frames).
-        About six times the time of :meth:`boxes`; used on single frames.
+        docs/detection.md; 5-19 % more time for a batch of single frames). With
+        :attr:`periodic`, the frame with its periodic texture notched out; with
+        :attr:`second`, the second model's small line-shaped boxes.
+        About seven times the time of :meth:`boxes`; used on single frames.
         """
         import cv2
 
