@@ -375,26 +375,30 @@ class TextNet:
             if plain is not None:
                 found += self.boxes(plain)
         if self.second is not None:
-            found += [
-                b
-                for b in self.boxes(frame, model=self.second)
-                if b.w >= b.h and b.h <= SECOND_MAX_HEIGHT
-            ]
+            found += self.map_lines(frame, model=self.second, max_height=SECOND_MAX_HEIGHT)
         return found
 
-    def map_lines(self, image: U8, *, max_side: int | None = None) -> list[Box]:
-        """The line-shaped :meth:`boxes` of a derived map (white shapes on black).
+    def map_lines(
+        self,
+        image: U8,
+        *,
+        max_side: int | None = None,
+        model: str | None = None,
+        max_height: int = MAP_LINE_MAX_HEIGHT,
+    ) -> list[Box]:
+        """The line-shaped :meth:`boxes` of a derived map (white shapes on black), or of
+        a frame through a model whose other answers are not trusted (:attr:`second`).
 
-        A box is kept when it is at least as wide as tall and at most
-        :data:`MAP_LINE_MAX_HEIGHT` tall. In such maps the network also answers to
-        shapes that are not text: a block of text on a flat screen seen as one blob
-        (taller than a line), saturated anatomy in a windowed CT or specks at the edge
-        of an angiography run (taller than wide), an ECG trace's sweep.
+        A box is kept when it is at least as wide as tall and at most `max_height`
+        tall. In such maps the network also answers to shapes that are not text: a
+        block of text on a flat screen seen as one blob (taller than a line), saturated
+        anatomy in a windowed CT or specks at the edge of an angiography run (taller
+        than wide), an ECG trace's sweep.
         """
         return [
             b
-            for b in self.boxes(image, max_side=max_side)
-            if b.w >= b.h and b.h <= MAP_LINE_MAX_HEIGHT
+            for b in self.boxes(image, max_side=max_side, model=model)
+            if b.w >= b.h and b.h <= max_height
         ]
 
     def boxes_chroma(self, frame: U8, *, max_side: int | None = None) -> list[Box]:
