@@ -10,16 +10,27 @@ from dctredact.detect.lines import grow_detection, grow_to_line
 from dctredact.geometry import Box
 
 
+def _text(
+    im: Image.Image,
+    xy: tuple[int, int],
+    text: str,
+    fill: tuple[int, int, int],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont | None = None,
+) -> tuple[int, int, int, int]:
+    """Draw `text` on `im` at `xy` (PIL's default font unless given); its bbox."""
+    draw = ImageDraw.Draw(im)
+    font = font or ImageFont.load_default()
+    draw.text(xy, text, fill=fill, font=font)
+    x0, y0, x1, y1 = draw.textbbox(xy, text, font=font)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _line(background: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     im = Image.new("RGB", (200, 40), (10, 10, 10))
     if background is not None:
         im = Image.fromarray(background)
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    text = "DOE JANE 1234567 ZZ"
-    draw.text((12, 14), text, fill=(255, 255, 0), font=font)
-    x0, y0, x1, y1 = draw.textbbox((12, 14), text, font=font)
-    return np.asarray(im), (x0, y0, x1, y1)
+    bbox = _text(im, (12, 14), "DOE JANE 1234567 ZZ", (255, 255, 0))
+    return np.asarray(im), bbox
 
 
 def _doe_on_speckle(width: int, x: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -28,10 +39,8 @@ def _doe_on_speckle(width: int, x: int) -> tuple[np.ndarray, tuple[int, int, int
     speckle = rng.integers(0, 256, (60, 200)).astype(np.uint8)
     speckle = np.asarray(Image.fromarray(speckle).resize((width, 120), Image.Resampling.NEAREST))
     im = Image.fromarray(np.repeat(speckle[:, :, None], 3, axis=2))
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    draw.text((x, 60), "DOE", fill=(255, 255, 255), font=font)
-    return np.asarray(im), draw.textbbox((x, 60), "DOE", font=font)
+    bbox = _text(im, (x, 60), "DOE", (255, 255, 255))
+    return np.asarray(im), bbox
 
 
 def test_a_word_box_grows_to_the_whole_line() -> None:
@@ -95,9 +104,7 @@ def test_yellow_line_does_not_grow_over_gray_speckle_beside_it() -> None:
     speckle = rng.integers(90, 220, size=(26, 118), dtype=np.uint8)
     frame[18:44, :118] = speckle[:, :, None]  # gray speckle beside the line only
     im = Image.fromarray(frame)
-    draw = ImageDraw.Draw(im)
-    draw.text((120, 24), "ACC 620721", fill=(230, 220, 40), font=ImageFont.load_default())
-    x0, y0, x1, y1 = draw.textbbox((120, 24), "ACC 620721", font=ImageFont.load_default())
+    x0, y0, x1, y1 = _text(im, (120, 24), "ACC 620721", (230, 220, 40))
     seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
     grown = grow_to_line(np.asarray(im), seed)
     assert grown.h <= seed.h + 2 and grown.x >= 118 - 2 * seed.h
@@ -125,10 +132,7 @@ def test_text_colour_of_a_loose_box_is_the_text_not_the_background() -> None:
     frame = rng.integers(0, 12, size=(60, 300, 3), dtype=np.uint8)  # black, with noise
     frame[20:44, :120] = rng.integers(60, 200, size=(24, 120, 1), dtype=np.uint8)  # speckle
     im = Image.fromarray(frame)
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    draw.text((200, 26), "Fr 1/10", fill=(255, 255, 255), font=font)
-    x0, y0, x1, y1 = draw.textbbox((200, 26), "Fr 1/10", font=font)
+    x0, y0, x1, y1 = _text(im, (200, 26), "Fr 1/10", (255, 255, 255))
     loose = Box(x0 - 8, y0 - 8, x1 - x0 + 16, y1 - y0 + 16, "ocr")
     grown = grow_to_line(np.asarray(im), loose)
     assert grown.x >= loose.x - 2 * loose.h and grown.x1 <= 300
@@ -144,11 +148,7 @@ def test_a_line_running_into_speckle_of_its_own_gray_goes_on_under_it() -> None:
     frame = rng.integers(0, 14, size=(60, 360, 3), dtype=np.uint8)
     frame[:, 120:] = rng.integers(75, 125, size=(60, 240, 1), dtype=np.uint8)  # speckle
     im = Image.fromarray(frame)
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default()
-    text = "2015-01-03 2015-01-03"
-    draw.text((100, 24), text, fill=(95, 95, 95), font=font)
-    x0, y0, _, y1 = draw.textbbox((100, 24), text, font=font)
+    x0, y0, _, y1 = _text(im, (100, 24), "2015-01-03 2015-01-03", (95, 95, 95))
     seed = Box(x0, y0, 120 - x0, y1 - y0, "ocr")  # the part on black
     grown = grow_to_line(np.asarray(im), seed)
     assert grown.x1 >= 120 + seed.h  # under the speckle
@@ -167,12 +167,9 @@ def test_a_line_does_not_grow_across_speckle_to_another_line() -> None:
     sector[rng.random((120, 60)) < 0.1] = 250  # bright specks
     frame[:, 230:290] = sector[:, :, None]
     im = Image.fromarray(frame)
-    draw = ImageDraw.Draw(im)
     font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 20)
-    draw.text((82, 50), "Gn 59 D 12cm", fill=(255, 255, 255), font=font)
-    other = draw.textbbox((82, 50), "Gn 59 D 12cm", font=font)  # ends at the sector
-    x0, y0, x1, y1 = draw.textbbox((298, 50), "MI 0.6", font=font)
-    draw.text((298, 50), "MI 0.6", fill=(255, 255, 255), font=font)
+    other = _text(im, (82, 50), "Gn 59 D 12cm", (255, 255, 255), font)  # ends at the sector
+    x0, y0, x1, y1 = _text(im, (298, 50), "MI 0.6", (255, 255, 255), font)
     seed = Box(x0, y0, x1 - x0, y1 - y0, "ocr")
     grown = grow_to_line(np.asarray(im), seed)
     assert 220 < other[2] <= 230
