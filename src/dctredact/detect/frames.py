@@ -188,3 +188,12 @@ def display_frames(ds: Dataset) -> Iterator[npt.NDArray[np.uint8]]:
             ) from exc
         yield to_display(arr, ds)
         index += 1
+
+
+def luma(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """ITU-R BT.601 luminance of an RGB display frame (a gray frame as it is)."""
+    if frame.ndim == 2:
+        return frame
+    f = frame.astype(np.float32)
+    y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)

@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset
 from ..errors import DetectionError
 from ..geometry import Box
 from .base import Detection, FrameSource
-from .frames import display_frames
+from .frames import display_frames, luma
 from .policy import PhiMatcher, Policy
 from .textnet import TextNet
 
@@ -90,15 +90,6 @@ class _Region:
 def _max_channel(frame: U8) -> U8:
     """Per-pixel maximum over colour channels (bright text of any hue stays bright)."""
     return frame if frame.ndim == 2 else frame.max(axis=2)
-
-
-def _luma(frame: U8) -> U8:
-    """ITU-R BT.601 luminance."""
-    if frame.ndim == 2:
-        return frame
-    f = frame.astype(np.float32)
-    y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
 
 
 def _otsu(gray: U8) -> int:
@@ -756,7 +747,7 @@ def _auto_upscale(rows: int, cols: int) -> float:
 def _tile(crop: U8) -> U8:
     """A crop as dark text on a light background, contrast stretched (one OCR pass)."""
     g = _max_channel(crop)
-    g = _luma(crop) if float(np.median(g)) > 127 else 255 - g
+    g = luma(crop) if float(np.median(g)) > 127 else 255 - g
     lo, hi = int(g.min()), int(g.max())
     if hi - lo < 8:
         return g
@@ -955,7 +946,7 @@ class OcrDetector:
             if name == "maxinv":
                 yield name, 255 - mx
             elif name == "luma":
-                yield name, up(_luma(frame)) if frame.ndim == 3 else mx
+                yield name, up(luma(frame)) if frame.ndim == 3 else mx
             elif name == "bright":
                 yield name, np.where(mx >= 200, 0, 255).astype(np.uint8)
             elif name == "saturation":
