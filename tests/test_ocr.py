@@ -394,6 +394,33 @@ def test_cine_text_of_the_speckles_gray_found_in_the_still_map(
     assert found() < 0.5
 
 
+def test_still_map_leaves_out_the_dark_margin_at_the_live_images_edge(
+    tmp_path: Path,
+) -> None:
+    # A generated cine (seed 75, 320x240, JPEG): "MI 0.8 TIS 0.9", 8 px, gray 95, from
+    # the black margin into the sector. The margin next to the sector is still, and in
+    # the still map it drew a band the line joined; no pass found the line in any frame.
+    from dctredact.detect import ocr
+
+    files = generate_text_fixtures(
+        tmp_path, "--count", "0", "--cines", "2", "--seed", "75", "--rows", "240", "--cols", "320"
+    )
+    (line,) = [b for b in files["cine_001.dcm"]["boxes"] if b["tokens"][0] == "MI"]
+    truth = {k: line[k] for k in ("x", "y", "w", "h")}
+    ds = pydicom.dcmread(tmp_path / "cine_001.dcm")
+    det = OcrDetector().detect(ds)
+    for k in range(int(ds.NumberOfFrames)):
+        assert coverage(truth, det.boxes + det.frame_boxes.get(k, []), 240, 320) >= 0.98
+    # The map itself: no white where the pixel is dark in every frame.
+    lo = np.zeros((40, 40), np.uint8)
+    hi = lo.copy()
+    hi[10:20, 10:20] = 95  # a still stroke
+    lo[10:20, 10:20] = 90
+    live = np.ones((40, 40), bool)
+    white = ocr.still_map(lo, hi, live) == 255
+    assert white[10:20, 10:20].all() and white.sum() == 100
+
+
 # -- errors --------------------------------------------------------------------------
 
 

@@ -55,6 +55,10 @@ STILL_TOLERANCE = 20
 #: Fewest frames for the still map: over two or three frames (a pair of CT slices) much
 #: of any image stays still by chance.
 STILL_MIN_FRAMES = 5
+#: Brightest a still pixel may be in every frame and still count as the black around
+#: the live image, not a stroke (JPEG noise in a generated sector's margin measured
+#: 0-14).
+STILL_DARK = 24
 
 
 def still_map(lo: U8, hi: U8, live: npt.NDArray[np.bool_]) -> U8:
@@ -64,9 +68,15 @@ def still_map(lo: U8, hi: U8, live: npt.NDArray[np.bool_]) -> U8:
     from frame to frame; a burned-in line over it keeps its pixels, so in this map it is
     the one still shape inside the live image, whatever its brightness against the
     speckle (text of the speckle's own gray is invisible in any single frame).
+
+    Pixels dark in every frame (at most :data:`STILL_DARK`) are the black margin
+    around the live image, which `live` takes in at its edge: left white, they drew a
+    band along the sector's edge that the text touching it joined, and the network saw
+    neither as a line (8 px "MI 0.8 TIS 0.9" from the margin into the sector, missed
+    in all 10 frames of a generated cine, seed 75).
     """
     moving = (hi.astype(np.int16) - lo) > STILL_TOLERANCE
-    return np.where(live & ~moving, np.uint8(255), np.uint8(0))
+    return np.where(live & ~moving & (hi > STILL_DARK), np.uint8(255), np.uint8(0))
 
 
 @dataclass
