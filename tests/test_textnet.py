@@ -342,6 +342,16 @@ def test_recurrence_pass_finds_anti_aliased_text_on_speckle(tmp_path: Path) -> N
     assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 
 
+def test_recurrence_pass_keeps_lines_not_squares(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On real CT images the map holds small plateaus of one value, which the network
+    # boxed as squares of 9-16 px (five images without text).
+    square, line = Box(10, 10, 12, 12, "textnet"), Box(40, 40, 60, 14, "textnet")
+    monkeypatch.setattr(TextNet, "boxes", lambda self, frame, **kw: [])
+    monkeypatch.setattr(TextNet, "map_lines", lambda self, image, **kw: [square, line])
+    net = TextNet(fine=1.0, flat=False, second=None)
+    assert net.boxes_enhanced(np.zeros((240, 320), np.uint8)) == [line]
+
+
 def test_periodic_texture_is_notched_out_and_the_text_found(tmp_path: Path) -> None:
     # A generated screen (seed 69, 640x480) on a texture of repeating blobs: the network
     # reads the rows of blobs as lines and no pass found "ID: 1106159" (28 px) or
