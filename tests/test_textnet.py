@@ -352,6 +352,21 @@ def test_recurrence_pass_keeps_lines_not_squares(monkeypatch: pytest.MonkeyPatch
     assert net.boxes_enhanced(np.zeros((240, 320), np.uint8)) == [line]
 
 
+def test_recurrence_map_only_on_frames_up_to_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def spy(frame: np.ndarray) -> np.ndarray:
+        calls.append(frame.shape)
+        return np.zeros(frame.shape[:2], np.uint8)
+
+    monkeypatch.setattr(textnet, "recurrence_map", spy)
+    monkeypatch.setattr(TextNet, "boxes", lambda self, frame, **kw: [])
+    net = TextNet(fine=1.0, flat=False, periodic=False, second=None)
+    net.boxes_enhanced(np.zeros((240, 320), np.uint8))
+    net.boxes_enhanced(np.zeros((200, textnet.RECUR_MAX_SIDE + 1), np.uint8))
+    assert calls == [(240, 320)]
+
+
 def test_periodic_texture_is_notched_out_and_the_text_found(tmp_path: Path) -> None:
     # A generated screen (seed 69, 640x480) on a texture of repeating blobs: the network
     # reads the rows of blobs as lines and no pass found "ID: 1106159" (28 px) or

@@ -88,6 +88,10 @@ MAP_LINE_MAX_HEIGHT = 48
 #: 3-12 on generated fixtures; on real images without text it gave squares (9-16 px, on
 #: five CT and JPEG 2000 images).
 RECUR_MIN_ASPECT = 2.0
+#: Frames larger than this on either side get no recurrence map: its time grows with
+#: the area (one box filter per gray level; measured on one core of a busy machine:
+#: 0.13 s at 640 x 480, 1.1 s at 1024 x 1024, 4.5 s at 2048 x 2048).
+RECUR_MAX_SIDE = 1024
 
 #: Least share of a frame's variance (its spectrum's energy without the mean) that the
 #: peaks :func:`remove_periodic_texture` removes must carry for the frame to count as
@@ -235,8 +239,8 @@ def recurrence_map(
         # How many pixels of value v each pixel's square holds.
         if v not in windows:
             windows[v] = cv2.boxFilter(
-                (gray == v).astype(np.float32),
-                -1,
+                (gray == v).view(np.uint8),
+                cv2.CV_32F,
                 (size, size),
                 normalize=False,
                 borderType=cv2.BORDER_CONSTANT,
@@ -484,7 +488,7 @@ class TextNet:
                 found += fine
         if self.flat:
             found += self.map_lines(flat_text_map(frame))
-        if self.recur:
+        if self.recur and max(frame.shape[:2]) <= RECUR_MAX_SIDE:
             # Lines only: on real CT images the map also holds small plateaus of one
             # value (windowing's saturation), which the network boxed as 9-16 px squares.
             strokes = recurrence_map(frame)
