@@ -8,6 +8,7 @@ and cover the drawn text.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -233,11 +234,11 @@ def test_fine_scale_pass_runs_at_the_finer_scale(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(TextNet, "boxes", spy)
     frame = np.zeros((240, 320), np.uint8)
-    TextNet(flat=False, recur=False, second=None).boxes_enhanced(frame)
+    TextNet(flat=False, recur=False, smooth=False, second=None).boxes_enhanced(frame)
     assert scales[-1] == pytest.approx(TextNet().scale_for(240, 320) * 1.5)
     assert scales[:-1] == [None, None]  # plain and equalised at the usual scale
     scales.clear()
-    TextNet(fine=1.0, flat=False, recur=False, second=None).boxes_enhanced(frame)
+    TextNet(fine=1.0, flat=False, recur=False, smooth=False, second=None).boxes_enhanced(frame)
     assert scales == [None, None]
 
 
@@ -268,18 +269,19 @@ def test_flat_strokes_marks_runs_of_three_identical_pixels() -> None:
 
 def test_flat_stroke_pass_finds_flat_text_on_speckle(tmp_path: Path) -> None:
     # A generated ultrasound (seed 38, uncompressed): "DOB: ..." in gray 95 over speckle
-    # of the same brightness. No other pass but the recurrence map answers to it
-    # (measured coverage 0.00 without both, 0.91 with that map); in the map of exactly
-    # flat pixels its glyphs stand out.
+    # of the same brightness. No other pass but the recurrence and smooth maps answers
+    # to it (measured coverage 0.00 without the three, 0.91 with the recurrence map); in
+    # the map of exactly flat pixels its glyphs stand out.
     files = generate_text_fixtures(tmp_path, "--count", "7", "--cines", "0", "--seed", "38")
     line = files["us_006.dcm"]["boxes"][6]
     assert line["color"] == "lowgray"
     truth = Box(line["x"], line["y"], line["w"], line["h"])
     frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "us_006.dcm"))))
     rows, cols = frame.shape[:2]
-    without = TextNet(flat=False, recur=False).boxes_enhanced(frame)
+    without = TextNet(flat=False, recur=False, smooth=False).boxes_enhanced(frame)
     assert coverage(truth, without, rows, cols) < 0.5
-    assert coverage(truth, TextNet(recur=False).boxes_enhanced(frame), rows, cols) >= 0.98
+    found = TextNet(recur=False, smooth=False).boxes_enhanced(frame)
+    assert coverage(truth, found, rows, cols) >= 0.98
 
 
 def test_flat_stroke_pass_adds_no_text_blocks_on_a_flat_screen(tmp_path: Path) -> None:
@@ -348,7 +350,7 @@ def test_recurrence_pass_keeps_lines_not_squares(monkeypatch: pytest.MonkeyPatch
     square, line = Box(10, 10, 12, 12, "textnet"), Box(40, 40, 60, 14, "textnet")
     monkeypatch.setattr(TextNet, "boxes", lambda self, frame, **kw: [])
     monkeypatch.setattr(TextNet, "map_lines", lambda self, image, **kw: [square, line])
-    net = TextNet(fine=1.0, flat=False, second=None)
+    net = TextNet(fine=1.0, flat=False, smooth=False, second=None)
     assert net.boxes_enhanced(np.zeros((240, 320), np.uint8)) == [line]
 
 
@@ -365,6 +367,41 @@ def test_recurrence_map_only_on_frames_up_to_its_size(monkeypatch: pytest.Monkey
     net.boxes_enhanced(np.zeros((240, 320), np.uint8))
     net.boxes_enhanced(np.zeros((200, textnet.RECUR_MAX_SIDE + 1), np.uint8))
     assert calls == [(240, 320)]
+
+
+def test_smooth_map_marks_thick_strokes_not_speckle() -> None:
+    # Thick text in the speckle's own mean gray, through a lossy codec: inside its
+    # strokes the 3 x 3 squares are smooth, in the speckle they are not.
+    rng = np.random.default_rng(6)
+    noise = rng.normal(100, 40, (240, 320)).clip(0, 255).astype(np.uint8)
+    img, truth = draw(np.repeat(noise[:, :, None], 3, 2), "HALDRA", (30, 90), 40, (100,) * 3)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=92)
+    jpeg = np.asarray(Image.open(buf))
+    white = textnet.smooth_text_map(jpeg) == 255
+    inside = white[truth.y : truth.y1, truth.x : truth.x1].mean()
+    white[truth.y : truth.y1, truth.x : truth.x1] = False
+    assert inside > 0.05
+    assert white.mean() < inside / 20
+    # A flat frame, a gradient and the dark are black: nothing there is textured.
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :], 64, axis=0)
+    dark = rng.integers(0, 25, (64, 64)).astype(np.uint8)
+    for frame in (np.full((64, 64), 100, np.uint8), ramp, dark):
+        assert not textnet.smooth_text_map(frame).any()
+
+
+def test_smooth_pass_finds_thick_text_in_speckle_of_its_gray(tmp_path: Path) -> None:
+    # A generated ultrasound (seed 78, 640x480, JPEG 4:4:4): "HALDRA^VIQUA", 32 px,
+    # gray 95 inside speckle of about that gray. No other pass finds it (measured
+    # coverage 0.00); the inside of its strokes is smooth where the speckle is not.
+    files = generate_text_fixtures(
+        tmp_path, "--count", "11", "--cines", "0", "--seed", "78", "--rows", "480", "--cols", "640"
+    )
+    (b,) = [b for b in files["us_010.dcm"]["boxes"] if b["tokens"] == ["HALDRA^VIQUA"]]
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "us_010.dcm"))))
+    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    assert coverage(truth, TextNet(smooth=False).boxes_enhanced(frame), 480, 640) < 0.5
+    assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 
 
 def test_periodic_texture_is_notched_out_and_the_text_found(tmp_path: Path) -> None:
@@ -389,6 +426,20 @@ def test_periodic_texture_is_notched_out_and_the_text_found(tmp_path: Path) -> N
         assert coverage(truth, without, rows, cols) < 0.5
         assert coverage(truth, found, rows, cols) >= 0.98
     assert textnet._cover(found, rows, cols) < 0.5
+
+
+def test_periodic_pass_also_reads_the_plain_frame_at_the_finer_scale(tmp_path: Path) -> None:
+    # A generated screen (seed 74, 640x480, 12-bit gray) on a texture of repeating
+    # blobs: "C5-1 Abd", dark gray, 11 px. With the texture notched out the network
+    # misses it at the usual scale and finds it at 1.5 times that.
+    files = generate_text_fixtures(
+        tmp_path, "--count", "28", "--cines", "0", "--seed", "74", "--rows", "480", "--cols", "640"
+    )
+    (b,) = [b for b in files["screen_027.dcm"]["boxes"] if b["tokens"] == ["C5-1", "Abd"]]
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_027.dcm"))))
+    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    assert coverage(truth, TextNet(fine=1.0).boxes_enhanced(frame), 480, 640) < 0.5
+    assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 
 
 def test_no_periodic_texture_in_speckle_or_a_plain_frame() -> None:

@@ -102,6 +102,9 @@ RECUR_MAX_SIDE = 1024
 PERIODIC_MIN_SHARE = 0.2
 #: Frames larger than this on either side are not searched for a periodic texture.
 PERIODIC_MAX_SIDE = 1024
+#: The finest scale (times the usual one) at which a frame with its periodic texture
+#: removed is read, after :attr:`TextNet.fine`'s.
+PERIODIC_FINEST = 2.0
 
 #: Tallest box (frame pixels) kept from the second model (:attr:`TextNet.second`): it is
 #: there for small text (lines of 8-11 px it found measured 14-22 px tall with the
@@ -273,6 +276,33 @@ def recurrence_map(
     return np.where(white.reshape(gray.shape), np.uint8(255), np.uint8(0))
 
 
+def smooth_text_map(
+    frame: U8, spread: float = 4.0, radius: int = 25, textured: float = 0.3, dark: int = 30
+) -> U8:
+    """White where the 3 x 3 square around a pixel is smooth (gray standard deviation
+    under `spread`) inside textured parts of the frame: the inside of thick strokes.
+
+    Text of 20 px and more has strokes three or more pixels wide, drawn in one colour;
+    over speckle of its own brightness it has no contrast, but the inside of its
+    strokes stays smooth where the speckle varies from pixel to pixel. Unlike
+    :func:`flat_strokes` this allows a lossy codec's noise, so it helps on JPEG images
+    too (measured on generated ultrasound frames in docs/detection.md). As in
+    :func:`flat_text_map`, only where at least `textured` of the ``2 * radius + 1``
+    square around is *not* smooth, and not in the dark (gray at most `dark`: the black
+    around a sector, whose noise is smooth).
+    """
+    import cv2
+
+    gray = luma(frame).astype(np.float32)
+    mean = cv2.blur(gray, (3, 3), borderType=cv2.BORDER_REFLECT)
+    square = cv2.blur(gray * gray, (3, 3), borderType=cv2.BORDER_REFLECT)
+    smooth = (square - mean * mean) < spread * spread
+    size = 2 * radius + 1
+    rough = cv2.blur((~smooth).astype(np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
+    white = smooth & (rough >= textured) & (gray > dark)
+    return np.where(white, np.uint8(255), np.uint8(0))
+
+
 def fit_to_strokes(boxes: list[Box], strokes: U8, pad: int) -> list[Box]:
     """Each box shrunk to the white pixels of `strokes` inside it, plus `pad` pixels.
 
@@ -380,9 +410,13 @@ class TextNet:
     recur : bool
         :meth:`boxes_enhanced` also runs the network on :func:`recurrence_map` of the
         frame: anti-aliased one-colour text over texture (uncompressed images).
+    smooth : bool
+        :meth:`boxes_enhanced` also runs the network on :func:`smooth_text_map` of the
+        frame: thick-stroked text over speckle of its own brightness (JPEG too).
     periodic : bool
         :meth:`boxes_enhanced` also runs the network on the frame with its periodic
-        texture removed (:func:`remove_periodic_texture`), when it has one.
+        texture removed (:func:`remove_periodic_texture`), when it has one, at the
+        usual scale and at :attr:`fine` times it (small text on such a texture).
     model : str
         The detection model (a key of :data:`MODEL_FILES`).
     second : str or None
@@ -409,6 +443,7 @@ class TextNet:
         fine: float = 1.5,
         flat: bool = True,
         recur: bool = True,
+        smooth: bool = True,
         periodic: bool = True,
         model: str = "small",
         second: str | None = "tiny",
@@ -434,6 +469,7 @@ class TextNet:
         self.fine = fine
         self.flat = flat
         self.recur = recur
+        self.smooth = smooth
         self.periodic = periodic
         self.model = model
         self.second = second
@@ -496,10 +532,22 @@ class TextNet:
             strokes = recurrence_map(frame)
             fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
             found += [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
+        if self.smooth:
+            # Lines only, fitted to the map's strokes, as for the recurrence map.
+            strokes = smooth_text_map(frame)
+            fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
+            found += [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
         if self.periodic and max(frame.shape[:2]) <= PERIODIC_MAX_SIDE:
             plain, _ = remove_periodic_texture(frame)
             if plain is not None:
                 found += self.boxes(plain)
+                # And finer: the notch leaves the texture's grain, in which small text
+                # stands out only when scaled up (measured in docs/detection.md).
+                rows, cols = frame.shape[:2]
+                for factor in (self.fine, PERIODIC_FINEST) if self.fine > 1.0 else ():
+                    fine = self.boxes(plain, scale=self.scale_for(rows, cols) * factor)
+                    if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
+                        found += fine
         if self.second is not None:
             found += self.map_lines(frame, model=self.second, max_height=SECOND_MAX_HEIGHT)
         return found
