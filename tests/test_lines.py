@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dctredact.detect.base import Detection
-from dctredact.detect.lines import LINE_JOIN_GAP, grow_detection, grow_to_line, join_lines
+from dctredact.detect.lines import grow_detection, grow_to_line
 from dctredact.geometry import Box
 
 
@@ -175,27 +175,3 @@ def test_a_line_does_not_grow_across_speckle_to_another_line() -> None:
     assert 220 < other[2] <= 230
     assert 230 - seed.h <= grown.x <= seed.x, grown  # into the sector, not across it
     assert grown.x1 == seed.x1 and grown.h == seed.h
-
-
-def test_detected_boxes_on_one_line_are_joined_across_a_short_gap() -> None:
-    """Two passes found two parts of one line, a word between them found by neither
-    (generated seed 79, us_004: 24 px apart on a line of 21 px)."""
-    h = 20
-    left, right = Box(10, 50, 100, h, "textnet"), Box(110 + 24, 46, 80, h + 6, "ocr")
-    (joined,) = join_lines([left, right])
-    assert (joined.x, joined.x1) == (10, right.x1) and (joined.y, joined.y1) == (46, 72)
-    # Further apart than the gap, on another line, or not detected: left alone.
-    far = Box(left.x1 + round(LINE_JOIN_GAP * h) + 2, 50, 60, h, "textnet")
-    below = Box(left.x1 + 5, 50 + 2 * h, 60, h, "textnet")
-    rule = Box(left.x1 + 5, 50, 60, h, "rules")
-    assert sorted(join_lines([left, far, below])) == sorted([left, far, below])
-    assert sorted(join_lines([left, rule])) == sorted([left, rule])
-
-
-def test_grow_detection_joins_the_grown_boxes_of_each_frame() -> None:
-    frame = np.zeros((100, 300, 3), np.uint8)
-    a, b = Box(10, 40, 50, 16, "textnet"), Box(70, 40, 50, 16, "textnet")
-    found = Detection(boxes=[a, b], frame_boxes={0: [a, b]})
-    grown = grow_detection(None, found, lambda: iter([frame]))  # type: ignore[arg-type]
-    assert grown.boxes == [a.union(b)]
-    assert grown.frame_boxes == {0: [a.union(b)]}

@@ -18,16 +18,12 @@ from pydicom.dataset import Dataset
 from ..geometry import Box
 from .base import Detection, FrameSource
 
-__all__ = ["grow_detection", "grow_to_line", "join_lines"]
+__all__ = ["grow_detection", "grow_to_line"]
 
 U8 = npt.NDArray[np.uint8]
 
 #: Sources whose boxes are grown (word boxes from OCR); rules and explicit boxes are not.
 GROWN_SOURCES = frozenset({"ocr", "textnet"})
-
-#: Grown boxes on one line (:func:`~dctredact.detect.ocr.group_lines`) less than this
-#: many line heights apart are joined into one (:func:`join_lines`).
-LINE_JOIN_GAP = 1.5
 
 
 def _runs_extend(has: npt.NDArray[np.bool_], start: int, stop: int, gap: int) -> tuple[int, int]:
@@ -199,23 +195,6 @@ def grow_to_line(
     return grown.union(box).clip(cols, rows)
 
 
-def join_lines(boxes: list[Box], gap: float = LINE_JOIN_GAP) -> list[Box]:
-    """Join the detected boxes of `boxes` that lie on one line, less than `gap` line
-    heights apart; rule and explicit boxes are left as they are.
-
-    Two passes often find two parts of one line, with a word between them that neither
-    found: low-gray text running from a sector's black margin into speckle, read by one
-    pass in the margin and by another in the speckle, 24 px apart (generated seed 79,
-    us_004). The gap between them is part of the line.
-    """
-    from .ocr import group_lines
-
-    detected = [b for b in boxes if b.source in GROWN_SOURCES]
-    if len(detected) < 2:
-        return boxes
-    return [b for b in boxes if b.source not in GROWN_SOURCES] + group_lines(detected, gap=gap)
-
-
 def grow_detection(ds: Dataset, found: Detection, frames: FrameSource) -> Detection:
     """Grow every OCR box of `found` to its whole line (frame 0 for boxes on all frames).
 
@@ -243,9 +222,7 @@ def grow_detection(ds: Dataset, found: Detection, frames: FrameSource) -> Detect
         frame = kept.get(index)
         if frame is None:
             return boxes
-        return join_lines(
-            [grow_to_line(frame, b) if b.source in GROWN_SOURCES else b for b in boxes]
-        )
+        return [grow_to_line(frame, b) if b.source in GROWN_SOURCES else b for b in boxes]
 
     return Detection(
         boxes=grow(found.boxes, 0),
