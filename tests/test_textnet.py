@@ -60,6 +60,21 @@ def coverage(box: Box, found: list[Box], rows: int, cols: int) -> float:
     return float(mask[box.y : box.y1, box.x : box.x1].mean())
 
 
+def generated_line(
+    tmp_path: Path, seed: int, name: str, tokens: list[str]
+) -> tuple[np.ndarray, Box]:
+    """Frame 0 of generated file `name` (seed `seed`, 640x480, no cines) and the box of
+    its line reading `tokens`."""
+    count = int(name.split("_")[1].split(".")[0]) + 1
+    files = generate_text_fixtures(
+        tmp_path, "--count", str(count), "--cines", "0", "--seed", str(seed),
+        "--rows", "480", "--cols", "640",
+    )  # fmt: skip
+    (b,) = [b for b in files[name]["boxes"] if b["tokens"] == tokens]
+    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / name))))
+    return frame, Box(b["x"], b["y"], b["w"], b["h"])
+
+
 @pytest.fixture(scope="module")
 def net() -> TextNet:
     return TextNet()
@@ -334,12 +349,7 @@ def test_recurrence_pass_finds_anti_aliased_text_on_speckle(tmp_path: Path) -> N
     # A generated ultrasound (seed 78, 640x480, uncompressed RGB): "Dr. Orgru", serif,
     # 16 px, gray 150 over speckle. No other pass finds it (measured coverage 0.00); its
     # anti-aliased strokes are not flat, but their cores recur in the text's value.
-    files = generate_text_fixtures(
-        tmp_path, "--count", "37", "--cines", "0", "--seed", "78", "--rows", "480", "--cols", "640"
-    )
-    (b,) = [b for b in files["us_036.dcm"]["boxes"] if b["tokens"] == ["Dr.", "Orgru"]]
-    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "us_036.dcm"))))
-    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    frame, truth = generated_line(tmp_path, 78, "us_036.dcm", ["Dr.", "Orgru"])
     assert coverage(truth, TextNet(recur=False).boxes_enhanced(frame), 480, 640) < 0.5
     assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 
@@ -394,12 +404,7 @@ def test_smooth_pass_finds_thick_text_in_speckle_of_its_gray(tmp_path: Path) -> 
     # A generated ultrasound (seed 78, 640x480, JPEG 4:4:4): "HALDRA^VIQUA", 32 px,
     # gray 95 inside speckle of about that gray. No other pass finds it (measured
     # coverage 0.00); the inside of its strokes is smooth where the speckle is not.
-    files = generate_text_fixtures(
-        tmp_path, "--count", "11", "--cines", "0", "--seed", "78", "--rows", "480", "--cols", "640"
-    )
-    (b,) = [b for b in files["us_010.dcm"]["boxes"] if b["tokens"] == ["HALDRA^VIQUA"]]
-    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "us_010.dcm"))))
-    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    frame, truth = generated_line(tmp_path, 78, "us_010.dcm", ["HALDRA^VIQUA"])
     assert coverage(truth, TextNet(smooth=False).boxes_enhanced(frame), 480, 640) < 0.5
     assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 
@@ -432,12 +437,7 @@ def test_periodic_pass_also_reads_the_plain_frame_at_the_finer_scale(tmp_path: P
     # A generated screen (seed 74, 640x480, 12-bit gray) on a texture of repeating
     # blobs: "C5-1 Abd", dark gray, 11 px. With the texture notched out the network
     # misses it at the usual scale and finds it at 1.5 times that.
-    files = generate_text_fixtures(
-        tmp_path, "--count", "28", "--cines", "0", "--seed", "74", "--rows", "480", "--cols", "640"
-    )
-    (b,) = [b for b in files["screen_027.dcm"]["boxes"] if b["tokens"] == ["C5-1", "Abd"]]
-    frame = next(iter(display_frames(pydicom.dcmread(tmp_path / "screen_027.dcm"))))
-    truth = Box(b["x"], b["y"], b["w"], b["h"])
+    frame, truth = generated_line(tmp_path, 74, "screen_027.dcm", ["C5-1", "Abd"])
     assert coverage(truth, TextNet(fine=1.0).boxes_enhanced(frame), 480, 640) < 0.5
     assert coverage(truth, TextNet().boxes_enhanced(frame), 480, 640) >= 0.98
 

@@ -517,40 +517,46 @@ class TextNet:
             + self.boxes_chroma(frame)
         )
         if self.fine > 1.0:
-            rows, cols = frame.shape[:2]
-            fine = self.boxes(frame, scale=self.scale_for(rows, cols) * self.fine)
-            # On some coarse textures (rows of blobs) the finer scale marks the whole
-            # frame as lines of text; then its answer is the texture's, and the passes at
-            # the usual scale stand alone.
-            if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
-                found += fine
+            found += self._finer(frame, self.fine, found)
         if self.flat:
             found += self.map_lines(flat_text_map(frame))
         if self.recur and max(frame.shape[:2]) <= RECUR_MAX_SIDE:
             # Lines only: on real CT images the map also holds small plateaus of one
             # value (windowing's saturation), which the network boxed as 9-16 px squares.
-            strokes = recurrence_map(frame)
-            fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
-            found += [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
+            found += self._stroke_lines(recurrence_map(frame))
         if self.smooth:
-            # Lines only, fitted to the map's strokes, as for the recurrence map.
-            strokes = smooth_text_map(frame)
-            fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
-            found += [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
+            found += self._stroke_lines(smooth_text_map(frame))
         if self.periodic and max(frame.shape[:2]) <= PERIODIC_MAX_SIDE:
             plain, _ = remove_periodic_texture(frame)
             if plain is not None:
                 found += self.boxes(plain)
                 # And finer: the notch leaves the texture's grain, in which small text
                 # stands out only when scaled up (measured in docs/detection.md).
-                rows, cols = frame.shape[:2]
                 for factor in (self.fine, PERIODIC_FINEST) if self.fine > 1.0 else ():
-                    fine = self.boxes(plain, scale=self.scale_for(rows, cols) * factor)
-                    if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
-                        found += fine
+                    found += self._finer(plain, factor, found)
         if self.second is not None:
             found += self.map_lines(frame, model=self.second, max_height=SECOND_MAX_HEIGHT)
         return found
+
+    def _finer(self, image: U8, factor: float, found: list[Box]) -> list[Box]:
+        """:meth:`boxes` of `image` at `factor` times the usual scale; none when they
+        cover more than half the frame and twice what `found` covers. On some coarse
+        textures (rows of blobs) a finer scale marks the whole frame as lines of text;
+        then its answer is the texture's, and the passes at the usual scale stand alone.
+        """
+        rows, cols = image.shape[:2]
+        fine = self.boxes(image, scale=self.scale_for(rows, cols) * factor)
+        if _cover(fine, rows, cols) <= max(0.5, 2.0 * _cover(found, rows, cols)):
+            return fine
+        return []
+
+    def _stroke_lines(self, strokes: U8) -> list[Box]:
+        """The line-shaped boxes of a stroke map (:func:`recurrence_map`,
+        :func:`smooth_text_map`), fitted to its strokes (:func:`fit_to_strokes`) and at
+        least :data:`RECUR_MIN_ASPECT` times as wide as tall.
+        """
+        fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
+        return [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
 
     def map_lines(
         self,
