@@ -84,11 +84,12 @@ def _cover(boxes: list[Box], rows: int, cols: int) -> float:
 MAP_LINE_MAX_HEIGHT = 48
 
 
-#: Least width / height of a box kept from :func:`recurrence_map`. On the uncompressed
+#: Least width / height of a box kept from a stroke map (:func:`recurrence_map`,
+#: :func:`smooth_text_map`). Measured for the recurrence map: on the uncompressed
 #: single frames of five generated sets, its boxes on text measured a median 6.3 (37 of
 #: 328 under 2; dropping them lost no line of eight sets) and all 31 off text under 2;
 #: on real images without text it gave squares (9-16 px, five CT and JPEG 2000 images).
-RECUR_MIN_ASPECT = 2.0
+STROKE_MIN_ASPECT = 2.0
 #: Frames larger than this on either side get no recurrence map: its time grows with
 #: the area (one box filter per gray level; measured on one core of a busy machine:
 #: 0.13 s at 640 x 480, 1.1 s at 1024 x 1024, 4.5 s at 2048 x 2048).
@@ -197,12 +198,21 @@ def flat_text_map(frame: U8, radius: int = 25, textured: float = 0.3) -> U8:
     network takes for text (measured: 181 boxes on 10 real images without text); text
     on a flat background is found by the other passes anyway.
     """
+    flat = flat_strokes(frame) == 255
+    return np.where(_where_textured(flat, radius, textured), np.uint8(255), np.uint8(0))
+
+
+def _where_textured(
+    even: npt.NDArray[np.bool_], radius: int, textured: float
+) -> npt.NDArray[np.bool_]:
+    """`even` (flat or smooth pixels) only where at least `textured` of the
+    ``2 * radius + 1`` square around is not `even`: inside texture, not on a plain
+    background, where every pixel is even."""
     import cv2
 
-    flat = flat_strokes(frame) == 255
     size = 2 * radius + 1
-    rough = cv2.blur((~flat).astype(np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
-    return np.where(flat & (rough >= textured), np.uint8(255), np.uint8(0))
+    rough = cv2.blur((~even).astype(np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
+    return np.asarray(even & (rough >= textured))
 
 
 def recurrence_map(
@@ -297,9 +307,7 @@ def smooth_text_map(
     mean = cv2.blur(gray, (3, 3), borderType=cv2.BORDER_REFLECT)
     square = cv2.blur(gray * gray, (3, 3), borderType=cv2.BORDER_REFLECT)
     smooth = (square - mean * mean) < spread * spread
-    size = 2 * radius + 1
-    rough = cv2.blur((~smooth).astype(np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
-    white = smooth & (rough >= textured) & (gray > dark)
+    white = _where_textured(smooth, radius, textured) & (gray > dark)
     return np.where(white, np.uint8(255), np.uint8(0))
 
 
@@ -416,7 +424,8 @@ class TextNet:
     periodic : bool
         :meth:`boxes_enhanced` also runs the network on the frame with its periodic
         texture removed (:func:`remove_periodic_texture`), when it has one, at the
-        usual scale and at :attr:`fine` times it (small text on such a texture).
+        usual scale and, when :attr:`fine` is above 1, at :attr:`fine` and
+        :data:`PERIODIC_FINEST` times it (small text on such a texture).
     model : str
         The detection model (a key of :data:`MODEL_FILES`).
     second : str or None
@@ -553,10 +562,10 @@ class TextNet:
     def _stroke_lines(self, strokes: U8) -> list[Box]:
         """The line-shaped boxes of a stroke map (:func:`recurrence_map`,
         :func:`smooth_text_map`), fitted to its strokes (:func:`fit_to_strokes`) and at
-        least :data:`RECUR_MIN_ASPECT` times as wide as tall.
+        least :data:`STROKE_MIN_ASPECT` times as wide as tall.
         """
         fitted = fit_to_strokes(self.map_lines(strokes), strokes, self.pad + 1)
-        return [b for b in fitted if b.w >= RECUR_MIN_ASPECT * b.h]
+        return [b for b in fitted if b.w >= STROKE_MIN_ASPECT * b.h]
 
     def map_lines(
         self,
