@@ -600,6 +600,17 @@ def _overlap(a: Box, b: Box) -> int:
     return max(w, 0) * max(h, 0)
 
 
+def _covered(box: Box, boxes: Sequence[Box]) -> bool:
+    """Whether every pixel of `box` lies in one of `boxes`."""
+    mask = np.zeros((box.h, box.w), dtype=bool)
+    for b in boxes:
+        x0, y0 = max(b.x - box.x, 0), max(b.y - box.y, 0)
+        x1, y1 = min(b.x1 - box.x, box.w), min(b.y1 - box.y, box.h)
+        if x1 > x0 and y1 > y0:
+            mask[y0:y1, x0:x1] = True
+    return bool(mask.all())
+
+
 def _join_until_stable(boxes: Iterable[Box], joinable: Callable[[Box, Box], bool]) -> list[Box]:
     """Replace joinable pairs by their bounding box until no pair is joinable.
 
@@ -1198,11 +1209,14 @@ class OcrDetector:
         cols: int,
         rows: int,
         ready: Sequence[Box] = (),
+        apart: Sequence[Box] = (),
     ) -> list[Box]:
         """Line boxes (unpadded) -> final boxes under the policy.
 
         `ready` boxes already carry their margin (the text network's): they are
-        filtered like the others but not padded again.
+        filtered like the others but not padded again. `apart` boxes (the text-pixel
+        network's) are filtered too, then added without joining: joined, they changed
+        the boxes they touched, and the growth that follows them.
         """
         if matcher is not None:
             hits = matcher.select([w.text for w in words], [w.box for w in words])
@@ -1220,7 +1234,9 @@ class OcrDetector:
 
             boxes = [b for b in boxes if not kept(b)]
             ready = [b for b in ready if not kept(b)]
-        return merge_boxes([*self._finish(boxes, cols, rows), *ready])
+            apart = [b for b in apart if not kept(b)]
+        joined = merge_boxes([*self._finish(boxes, cols, rows), *ready])
+        return [*joined, *(b for b in apart if not _covered(b, joined))]
 
     def _detect_single(self, frame: U8, matcher: PhiMatcher | None = None) -> Detection:
         rows, cols = frame.shape[:2]
@@ -1264,8 +1280,11 @@ class OcrDetector:
         weak, _ = _ink_components(con, max(8, self.ink_threshold // 2), planes=_planes(frame))
         on_flat, rest = _split_on(boxes, flat)
         boxes = self._grow(weak, on_flat, limit=2.0, rise=0.1) + rest + alone
+        # The text-pixel network's lines (faint text on speckle that no pass above
+        # finds), added whole, apart from the others.
+        pix = self.textnet.boxes_pixel(frame) if self.textnet and self.textnet.pixel else []
         det = Detection(
-            boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net)
+            boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net, apart=pix)
         )
         if self.keep_text:
             det.texts = [w.text for w in words]

