@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the text-pixel network (``src/dctredact/detect/models/textpix.onnx``).
 
-The network is a small U-Net (four scales, 16 to 64 channels, about 0.45 M weights) that
+The network is a small U-Net (four scales, 16 to 64 channels, about 0.26 M weights) that
 reads a frame's BT.601 luminance and chroma and marks the boxes of its text lines. It is
 trained on images of ``make_text_fixtures.py`` (ultrasound-like and screen-like frames,
 every colour, size and encoding the scorer's sets use), made here from seeds of their
