@@ -604,3 +604,20 @@ def test_pixel_boxes_are_added_apart_from_the_other_boxes(
     assert OcrDetector(textnet=TextNet()).detect_frame(img).boxes == [*plain, across, apart]
     off = OcrDetector(textnet=TextNet(pixel=False)).detect_frame(img).boxes
     assert off == plain
+
+
+@pytest.mark.parametrize(
+    ("modality", "runs"), [("US", True), ("OT", True), (None, True), ("CT", False), ("NM", False)]
+)
+def test_pixel_pass_skipped_for_slices_and_projections_of_anatomy(
+    monkeypatch: pytest.MonkeyPatch, modality: str | None, runs: bool
+) -> None:
+    # Trained on ultrasound-like and screen-like frames, the network boxes anatomy on
+    # CT and nuclear-medicine images; frames of those modalities skip it.
+    calls: list[int] = []
+    monkeypatch.setattr(TextNet, "boxes_pixel", lambda self, frame: calls.append(1) or [])
+    header = pydicom.Dataset()
+    if modality is not None:
+        header.Modality = modality
+    OcrDetector(textnet=TextNet()).detect_frame(np.zeros((60, 80), np.uint8), header)
+    assert calls == ([1] if runs else [])

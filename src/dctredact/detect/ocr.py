@@ -59,6 +59,14 @@ STILL_MIN_FRAMES = 5
 #: the live image, not a stroke (JPEG noise in a generated sector's margin measured
 #: 0-14).
 STILL_DARK = 24
+#: Modalities whose single frames skip the text-pixel network
+#: (:meth:`.textnet.TextNet.boxes_pixel`): slices and projections of anatomy. It was
+#: trained on ultrasound-like and screen-like frames; on the real corpus's CT and
+#: nuclear-medicine images it boxed bowel gas, bone and a skull (up to 4 % of a frame),
+#: and found no text the other passes had not.
+PIXEL_SKIP_MODALITIES = frozenset(
+    {"CT", "MR", "PT", "NM", "CR", "DX", "DR", "MG", "XA", "RF", "RG", "IO", "PX"}
+)
 
 
 def still_map(lo: U8, hi: U8, live: npt.NDArray[np.bool_]) -> U8:
@@ -598,6 +606,14 @@ def _overlap(a: Box, b: Box) -> int:
     w = min(a.x1, b.x1) - max(a.x, b.x)
     h = min(a.y1, b.y1) - max(a.y, b.y)
     return max(w, 0) * max(h, 0)
+
+
+def _pixel_pass_for(ds: Dataset | None) -> bool:
+    """Whether a single frame of `ds` goes through the text-pixel network: unless its
+    Modality is one of :data:`PIXEL_SKIP_MODALITIES`."""
+    if ds is None:
+        return True
+    return str(ds.get("Modality", "") or "").strip().upper() not in PIXEL_SKIP_MODALITIES
 
 
 def _covered(box: Box, boxes: Sequence[Box]) -> bool:
@@ -1186,7 +1202,7 @@ class OcrDetector:
             return Detection(notes=["ocr: no frames"])
         second = next(iterator, None)
         if second is None:
-            return self._detect_single(first, matcher)
+            return self._detect_single(first, matcher, _pixel_pass_for(ds))
         return self._detect_cine(first, second, iterator, matcher)
 
     def detect_frame(self, frame: U8, header: Dataset | None = None) -> Detection:
@@ -1195,7 +1211,7 @@ class OcrDetector:
         `header` supplies the identifying values for ``policy="phi"``.
         """
         self._check()
-        return self._detect_single(frame, self.policy.matcher(header))
+        return self._detect_single(frame, self.policy.matcher(header), _pixel_pass_for(header))
 
     def _needs_words(self, matcher: PhiMatcher | None) -> bool:
         return self.keep_text or matcher is not None or bool(self.policy.keep)
@@ -1238,7 +1254,9 @@ class OcrDetector:
         joined = merge_boxes([*self._finish(boxes, cols, rows), *ready])
         return [*joined, *(b for b in apart if not _covered(b, joined))]
 
-    def _detect_single(self, frame: U8, matcher: PhiMatcher | None = None) -> Detection:
+    def _detect_single(
+        self, frame: U8, matcher: PhiMatcher | None = None, pixel: bool = True
+    ) -> Detection:
         rows, cols = frame.shape[:2]
         con = ink_contrast(frame)
         comps, _ = _ink_components(con, self.ink_threshold, planes=_planes(frame))
@@ -1282,7 +1300,9 @@ class OcrDetector:
         boxes = self._grow(weak, on_flat, limit=2.0, rise=0.1) + rest + alone
         # The text-pixel network's lines (faint text on speckle that no pass above
         # finds), added whole, apart from the others.
-        pix = self.textnet.boxes_pixel(frame) if self.textnet and self.textnet.pixel else []
+        pix: list[Box] = []
+        if pixel and self.textnet is not None and self.textnet.pixel:
+            pix = self.textnet.boxes_pixel(frame)
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net, apart=pix)
         )
