@@ -621,3 +621,42 @@ def test_pixel_pass_skipped_for_slices_and_projections_of_anatomy(
         header.Modality = modality
     OcrDetector(textnet=TextNet()).detect_frame(np.zeros((60, 80), np.uint8), header)
     assert calls == ([1] if runs else [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cols=st.one_of(st.integers(16, 1024), st.integers(1025, 2600)),
+    aspect=st.floats(0.5, 2.0),
+    rect=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.integers(1, 60)),
+    value=st.sampled_from([0.4, 0.7, 0.95, 0.95]),
+)
+def test_pixel_boxes_cover_their_region_in_the_frame(
+    cols: int, aspect: float, rect: tuple[float, ...], value: float
+) -> None:
+    # One rectangular region in the map of a frame of any size (read scaled down when
+    # large): a box comes back exactly when the region passes the filters in frame
+    # pixels, it covers the region mapped to the frame, and it lies inside the frame.
+    rows = max(8, round(cols * aspect))
+    cols = max(8, cols)
+    scale = min(1.0, textnet.PIXEL_MAX_SIDE / max(rows, cols))
+    mh, mw = max(8, round(rows * scale)), max(8, round(cols * scale))
+    x0, x1 = sorted(round(v * mw) for v in rect[:2])
+    y0 = round(rect[2] * mh)
+    y1 = min(mh, y0 + int(rect[3]))
+    prob = np.zeros((mh, mw), np.float32)
+    prob[y0:y1, x0:x1] = value
+    s = mh / rows
+    found = TextNet(pad=0).boxes_pixel_from(prob, s, rows, cols)
+    fx0, fy0 = int(np.floor(x0 / s)), int(np.floor(y0 / s))
+    fx1, fy1 = int(np.ceil(x1 / s)), int(np.ceil(y1 / s))
+    passes = (
+        value > textnet.PIXEL_THRESH
+        and value >= textnet.PIXEL_MIN_MEAN
+        and min(x1 - x0, y1 - y0) >= 3
+        and fx1 - fx0 >= textnet.PIXEL_MIN_ASPECT * (fy1 - fy0)
+        and fy1 - fy0 <= textnet.MAP_LINE_MAX_HEIGHT
+    )
+    assert len(found) == int(passes)
+    for b in found:
+        assert b.x >= 0 and b.y >= 0 and b.x1 <= cols and b.y1 <= rows
+        assert b.x <= fx0 and b.y <= fy0 and b.x1 >= min(fx1, cols) and b.y1 >= min(fy1, rows)

@@ -631,12 +631,17 @@ class TextNet:
         at most :data:`MAP_LINE_MAX_HEIGHT` tall in the frame; then padded by
         :attr:`pad`.
         """
-        import cv2
-
         rows, cols = frame.shape[:2]
         if rows < 8 or cols < 8:
             return []
         prob, s = self.pixel_probability(frame)
+        return self.boxes_pixel_from(prob, s, rows, cols)
+
+    def boxes_pixel_from(self, prob: F32, s: float, rows: int, cols: int) -> list[Box]:
+        """:meth:`boxes_pixel` from the map `prob` of a `rows` x `cols` frame read at
+        scale `s` (map pixels per frame pixel)."""
+        import cv2
+
         n, labels, stats, _ = cv2.connectedComponentsWithStats(
             (prob > PIXEL_THRESH).astype(np.uint8), connectivity=8
         )
