@@ -660,31 +660,3 @@ def test_pixel_boxes_cover_their_region_in_the_frame(
     for b in found:
         assert b.x >= 0 and b.y >= 0 and b.x1 <= cols and b.y1 <= rows
         assert b.x <= fx0 and b.y <= fy0 and b.x1 >= min(fx1, cols) and b.y1 >= min(fy1, rows)
-
-
-def test_pixel_pass_at_a_finer_scale_maps_back_to_the_frame(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # With PIXEL_FINE = 2 the network also reads the frame scaled up twice (not past
-    # PIXEL_MAX_SIDE); a line in that map comes back at half its size.
-    seen: list[tuple[int, ...]] = []
-
-    def fake(self: TextNet, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        seen.append(frame.shape)
-        prob = np.zeros(frame.shape[:2], np.float32)
-        if frame.shape[0] > 240:
-            prob[100:120, 40:200] = 0.95
-        return prob, 1.0
-
-    monkeypatch.setattr(TextNet, "pixel_probability", fake)
-    monkeypatch.setattr(textnet, "PIXEL_FINE", 2.0)
-    found = TextNet(pad=0).boxes_pixel(np.zeros((240, 320), np.uint8))
-    assert seen == [(240, 320), (480, 640)]
-    assert [(b.x, b.y, b.w, b.h) for b in found] == [(20, 50, 80, 10)]
-    seen.clear()
-    TextNet().boxes_pixel(np.zeros((600, textnet.PIXEL_MAX_SIDE), np.uint8))
-    assert seen == [(600, textnet.PIXEL_MAX_SIDE)]  # no room to scale up
-    seen.clear()
-    monkeypatch.setattr(textnet, "PIXEL_FINE", 1.0)
-    TextNet().boxes_pixel(np.zeros((240, 320), np.uint8))
-    assert seen == [(240, 320)]

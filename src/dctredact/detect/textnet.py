@@ -134,9 +134,6 @@ PIXEL_THRESH = 0.5
 PIXEL_MIN_MEAN = 0.85
 PIXEL_MIN_FILL = 0.65
 PIXEL_MIN_ASPECT = 2.5
-#: :meth:`TextNet.boxes_pixel` also reads the frame scaled up by this factor (at most
-#: :data:`PIXEL_MAX_SIDE` a side; 1.0 turns it off): small faint text stands out more.
-PIXEL_FINE = 1.0
 #: Frames larger than this on either side are scaled down to it for the text-pixel
 #: network: its time grows with the area, and it was trained on frames of 320 x 240 to
 #: 640 x 480 with text of 8-32 px.
@@ -638,16 +635,7 @@ class TextNet:
         if rows < 8 or cols < 8:
             return []
         prob, s = self.pixel_probability(frame)
-        found = self.boxes_pixel_from(prob, s, rows, cols)
-        factor = min(PIXEL_FINE, PIXEL_MAX_SIDE / max(rows, cols))
-        if factor > 1.05:
-            import cv2
-
-            size = (round(cols * factor), round(rows * factor))
-            up = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC), np.uint8)
-            prob, s = self.pixel_probability(up)
-            found += self.boxes_pixel_from(prob, s * up.shape[0] / rows, rows, cols)
-        return found
+        return self.boxes_pixel_from(prob, s, rows, cols)
 
     def boxes_pixel_from(self, prob: F32, s: float, rows: int, cols: int) -> list[Box]:
         """:meth:`boxes_pixel` from the map `prob` of a `rows` x `cols` frame read at
