@@ -28,7 +28,7 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from ..errors import DetectionError
-from ..geometry import Box
+from ..geometry import Box, boxes_mask
 from .base import Detection, FrameSource
 from .frames import display_frames, luma
 from .policy import PhiMatcher, Policy
@@ -618,13 +618,8 @@ def _pixel_pass_for(ds: Dataset | None) -> bool:
 
 def _covered(box: Box, boxes: Sequence[Box]) -> bool:
     """Whether every pixel of `box` lies in one of `boxes`."""
-    mask = np.zeros((box.h, box.w), dtype=bool)
-    for b in boxes:
-        x0, y0 = max(b.x - box.x, 0), max(b.y - box.y, 0)
-        x1, y1 = min(b.x1 - box.x, box.w), min(b.y1 - box.y, box.h)
-        if x1 > x0 and y1 > y0:
-            mask[y0:y1, x0:x1] = True
-    return bool(mask.all())
+    inside = (Box(b.x - box.x, b.y - box.y, b.w, b.h) for b in boxes)
+    return bool(boxes_mask(inside, box.h, box.w).all())
 
 
 def _join_until_stable(boxes: Iterable[Box], joinable: Callable[[Box, Box], bool]) -> list[Box]:
@@ -1299,9 +1294,10 @@ class OcrDetector:
         on_flat, rest = _split_on(boxes, flat)
         boxes = self._grow(weak, on_flat, limit=2.0, rise=0.1) + rest + alone
         # The text-pixel network's lines (faint text on speckle that no pass above
-        # finds), added whole, apart from the others.
+        # finds), added whole, apart from the others; not under the phi policy, which
+        # keeps only words read and matched.
         pix: list[Box] = []
-        if pixel and self.textnet is not None and self.textnet.pixel:
+        if pixel and matcher is None and self.textnet is not None and self.textnet.pixel:
             pix = self.textnet.boxes_pixel(frame)
         det = Detection(
             boxes=self._apply_policy(boxes, words, comps, matcher, cols, rows, ready=net, apart=pix)
