@@ -46,6 +46,12 @@ from PIL import Image, ImageDraw, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_text_fixtures as fixtures
 
+try:
+    from dctredact.detect.textnet import pixel_input
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from dctredact.detect.textnet import pixel_input
+
 SIZES = [(240, 320), (480, 640), (400, 512)]
 MODES = ["420", "422", "444", "gray", "raw-rgb", "raw-gray"]
 
@@ -180,14 +186,6 @@ def example(seed: int, index: int, negatives: bool) -> tuple[np.ndarray, np.ndar
     return encode_like_fixtures(rng, rgb, quality), mask
 
 
-def network_input(image: np.ndarray) -> np.ndarray:
-    """Luminance and chroma in [-1, 1], as ``dctredact.detect.textnet.pixel_input``."""
-    f = image.astype(np.float32)
-    y = f @ np.array([0.299, 0.587, 0.114], np.float32)
-    c = f.max(axis=2) - f.min(axis=2)
-    return np.stack([y / 127.5 - 1, c / 127.5 - 1])
-
-
 def build_network(channels: int = 16) -> Any:
     """The U-Net (PyTorch module) with `channels` at full scale."""
     import torch
@@ -258,7 +256,8 @@ def train(
                 x0 = min(max(0, cx - rng.randint(10, crop - 10)), w - crop)
             else:
                 y0, x0 = rng.randint(0, h - crop), rng.randint(0, w - crop)
-            xs.append(network_input(img[y0 : y0 + crop, x0 : x0 + crop]))
+            # `crop` is a multiple of 8, so the input has no padding.
+            xs.append(pixel_input(img[y0 : y0 + crop, x0 : x0 + crop])[0])
             ys.append(mask[None, y0 : y0 + crop, x0 : x0 + crop].astype(np.float32))
         return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
